@@ -1,0 +1,71 @@
+# snapdrill check library: prepended to every check before it is sent to the helper.
+# Checks gather facts and print them as NDJSON on stdout, one object per line:
+#   {"check":ID,"target":DEVICE,"fact":NAME,"value":JSON}
+# They never decide a verdict. Human-readable noise goes to stderr.
+# Portable to bash >= 4 with coreutils only: the helper may be any Linux with the named tools.
+
+# json_str STRING: print STRING as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\r'/\\r}
+  # Remaining C0 control characters cannot appear raw in JSON; tools rarely print them.
+  s=$(printf '%s' "$s" | LC_ALL=C tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+# fact NAME RAW_JSON: print one fact line.
+fact() {
+  printf '{"check":%s,"target":%s,"fact":%s,"value":%s}\n' \
+    "$(json_str "$SNAPDRILL_CHECK")" "$(json_str "$SNAPDRILL_TARGET")" "$(json_str "$1")" "$2"
+}
+
+# excerpt: read stdin, keep the first 50 and last 10 lines, at most 6000 characters: enough for a human, small for SSM.
+excerpt() {
+  local all n
+  all=$(cat)
+  n=$(printf '%s\n' "$all" | wc -l)
+  if [ "$n" -gt 60 ]; then
+    all="$(printf '%s\n' "$all" | head -n 50)
+[... $((n - 60)) lines omitted ...]
+$(printf '%s\n' "$all" | tail -n 10)"
+  fi
+  printf '%s' "${all:0:6000}"
+}
+
+# fact_run NAME CMD ARGS...: run a tool, print {"exitCode":N,"output":EXCERPT,"command":...} as fact NAME.
+fact_run() {
+  local name=$1 out rc
+  shift
+  out=$("$@" 2>&1)
+  rc=$?
+  fact "$name" "{\"command\":$(json_str "$*"),\"exitCode\":$rc,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
+  return $rc
+}
+
+# skip REASON REMEDY: report that the check cannot run here, and stop.
+skip() {
+  fact skipped "{\"reason\":$(json_str "$1"),\"remedy\":$(json_str "${2:-}")}"
+  exit 0
+}
+
+# require TOOL...: skip the check, naming the package, when a tool is missing on the helper.
+require() {
+  local t missing=()
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    skip "missing on helper: ${missing[*]}" "install ${SNAPDRILL_PACKAGES:-the package providing ${missing[*]}} on the helper"
+  fi
+}
+
+# scratch_dir NAME: a directory for this check's temporary mounts, under the run's scratch area (so teardown finds it).
+scratch_dir() {
+  local d="${SNAPDRILL_SCRATCH:?SNAPDRILL_SCRATCH not set}/$SNAPDRILL_CHECK-$1"
+  mkdir -p "$d" && printf '%s' "$d"
+}
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+export LC_ALL=C

@@ -1,0 +1,98 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { InfraError } from '../errors.js';
+import { parseDuration } from '../util/duration.js';
+import { CHECKS_DIR } from '../util/paths.js';
+import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
+
+/** CheckStage says when a check runs: once per volume (discover) or once per filesystem of a matching type. */
+export type CheckStage = 'discover' | 'filesystem';
+
+/** CheckDefinition is a parsed, validated check script. */
+export interface CheckDefinition {
+  id: string;
+  title: string;
+  description: string;
+  stage: CheckStage;
+  fstypes: string[];
+  needs: string[];
+  packages: Record<string, string[]>;
+  timeoutMs: number | undefined;
+  mutates: boolean;
+  facts: string[];
+  file: string;
+  /** The script body, without the library preamble. */
+  body: string;
+}
+
+const HEADER = /^#!.*\n# ---\n((?:#.*\n)*?)# ---\n/;
+
+/** parseCheckHeader extracts and validates the YAML header of one check script. */
+export function parseCheckScript(file: string, text: string): CheckDefinition {
+  const m = HEADER.exec(text);
+  if (!m) throw new InfraError('check-header-missing', `${file}: no '# ---' header block after the shebang`);
+  const yamlText = m[1]!
+    .split('\n')
+    .map((l) => l.replace(/^# ?/, ''))
+    .join('\n');
+  const header = parseYaml(yamlText) as Record<string, any>;
+  const validate = compiledSchema('check.schema.json');
+  if (!validate(header)) {
+    const issues = describeSchemaErrors(validate.errors);
+    throw new InfraError('check-header-invalid', `${file}: invalid check header: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+  const expectedId = path.basename(file, '.sh');
+  if (header.id !== expectedId) throw new InfraError('check-header-invalid', `${file}: id "${header.id}" must match the file name "${expectedId}"`);
+  return {
+    id: header.id,
+    title: header.title,
+    description: (header.description ?? '').trim(),
+    stage: header.stage,
+    fstypes: header.appliesTo?.fstype ?? [],
+    needs: header.needs,
+    packages: header.packages ?? {},
+    timeoutMs: header.timeout ? parseDuration(header.timeout) : undefined,
+    mutates: header.mutates,
+    facts: header.facts ?? [],
+    file,
+    body: text.slice(m[0].length),
+  };
+}
+
+/** CheckRegistry holds every check under checks/, keyed by id. */
+export class CheckRegistry {
+  readonly checks: ReadonlyMap<string, CheckDefinition>;
+  readonly library: string;
+
+  constructor(checks: CheckDefinition[], library: string) {
+    this.checks = new Map(checks.map((c) => [c.id, c]));
+    this.library = library;
+  }
+
+  /** load reads and validates every checks/*.sh, failing loudly on a malformed header. */
+  static load(dir: string = CHECKS_DIR): CheckRegistry {
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.sh'))
+      .sort();
+    const defs = files.map((f) => parseCheckScript(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8')));
+    return new CheckRegistry(defs, readFileSync(path.join(dir, 'lib', 'common.sh'), 'utf8'));
+  }
+
+  /** get returns a check by id or throws. */
+  get(id: string): CheckDefinition {
+    const c = this.checks.get(id);
+    if (!c) throw new InfraError('check-missing', `no check named ${id} in ${CHECKS_DIR}`);
+    return c;
+  }
+
+  /** forFilesystem lists the filesystem checks that apply to an fs type. */
+  forFilesystem(fstype: string): CheckDefinition[] {
+    return [...this.checks.values()].filter((c) => c.stage === 'filesystem' && c.fstypes.includes(fstype));
+  }
+
+  /** all lists every check, discover first. */
+  all(): CheckDefinition[] {
+    return [...this.checks.values()].sort((a, b) => (a.stage === b.stage ? a.id.localeCompare(b.id) : a.stage === 'discover' ? -1 : 1));
+  }
+}

@@ -1,0 +1,243 @@
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { CheckRegistry } from './checks/registry.js';
+import { loadConfig, type ConfigOverrides } from './config/load.js';
+import { ConfigValidationError } from './config/load.js';
+import { ExitCode, errorMessage, isSnapdrillError } from './errors.js';
+import { collectGarbage, defaultStateDir } from './ledger/ledger.js';
+import { chooseProgressMode, createProgress } from './progress/progress.js';
+import { executeRun } from './run/run.js';
+import type { RunReport } from './run/types.js';
+import { VERSION } from './version.js';
+
+const EXIT_CODES = `Exit codes:
+  0  every snapshot met the policy
+  1  at least one snapshot did not meet the policy (corrupt, unknown, or below the required consistency)
+  2  usage or configuration error (nothing was created)
+  3  the harness could not complete: infrastructure error or interrupted (resources are removed, or recorded for "snapdrill gc")`;
+
+/** jsonSummary is what `run --json` prints: per snapshot its id, source, verdicts and the evidence keys that decided them. */
+export function jsonSummary(report: RunReport, reportDir: string, files: string[]) {
+  return {
+    runId: report.runId,
+    exitCode: report.exitCode,
+    interrupted: report.interrupted,
+    reportDir,
+    files,
+    summary: report.summary,
+    errors: report.errors,
+    snapshots: report.snapshots.map((s) => ({
+      id: s.id,
+      source: s.source,
+      consistency: s.consistency,
+      boot: s.boot,
+      policy: s.policy.pass ? 'pass' : 'fail',
+      summary: s.summary,
+      filesystems: s.filesystems.map((f) => ({
+        target: f.target,
+        fstype: f.fstype ?? null,
+        state: f.state,
+        evidence: Object.fromEntries(f.evidence.map((e) => [e.key, e.value])),
+      })),
+      ...(s.error ? { error: s.error } : {}),
+    })),
+  };
+}
+
+function fail(e: unknown): never {
+  if (isSnapdrillError(e)) {
+    process.stderr.write(`snapdrill: ${e.message}\n`);
+    if (e.remedy) process.stderr.write(`remedy: ${e.remedy}\n`);
+    process.exit(e.exitCode);
+  }
+  process.stderr.write(`snapdrill: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(ExitCode.Infrastructure);
+}
+
+function stateDirOption<T>(y: Argv<T>) {
+  return y.option('state-dir', { type: 'string', describe: 'Where run ledgers are kept (default /var/lib/snapdrill as root; env SNAPDRILL_STATE_DIR)' });
+}
+
+async function runCommand(argv: Record<string, unknown>): Promise<void> {
+  const overrides: ConfigOverrides = {};
+  if (argv.provider !== undefined) overrides.provider = argv.provider as string;
+  if (argv.catalog !== undefined) overrides.catalog = argv.catalog as string;
+  if (argv['scratch-dir'] !== undefined) overrides.scratchDir = argv['scratch-dir'] as string;
+  if (argv.out !== undefined) overrides.out = argv.out as string;
+  if (argv.concurrency !== undefined) overrides.concurrency = argv.concurrency as number;
+  if (argv.format !== undefined) overrides.formats = (argv.format as string[]).flatMap((f) => f.split(','));
+  if (argv.id !== undefined) overrides.ids = argv.id as string[];
+  const config = loadConfig(argv.config as string | undefined, overrides);
+  const progress = createProgress(argv.quiet ? 'none' : chooseProgressMode(argv.progress as string | undefined));
+
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\nsnapdrill: ${sig} received: stopping checks and removing what this run created (send again to exit at once; "snapdrill gc" removes leftovers)\n`);
+      controller.abort(sig);
+    } else {
+      process.stderr.write(`snapdrill: exiting without cleanup; run "snapdrill gc" to remove leftovers\n`);
+      process.exit(ExitCode.Infrastructure);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const outcome = await executeRun(config, {
+      stateDir: (argv['state-dir'] as string | undefined) ?? defaultStateDir(),
+      signal: controller.signal,
+      events: bindEvents(progress),
+    });
+    await progress.stop();
+    const { report, reportDir, files } = outcome;
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify(jsonSummary(report, reportDir, files), null, 2)}\n`);
+    } else {
+      const c = report.summary.byConsistency;
+      process.stderr.write(
+        `\n${report.summary.total} snapshot(s): ${c['application-consistent']} application-consistent, ${c['crash-consistent']} crash-consistent, ${c.corrupt} corrupt, ${c.unknown} unknown; ${report.summary.failed} failed the policy\n`,
+      );
+      for (const e of report.errors) process.stderr.write(`harness error (${e.code}): ${e.message}${e.remedy ? `\n  remedy: ${e.remedy}` : ''}\n`);
+      process.stderr.write(`report: ${files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir}\n`);
+    }
+    process.exitCode = report.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** bindEvents lets the progress display start lazily once the snapshot list is known. */
+function bindEvents(progress: ReturnType<typeof createProgress>) {
+  let started = false;
+  const queued: string[] = [];
+  const ensure = () => {
+    if (!started) {
+      started = true;
+      progress.start(queued);
+    }
+  };
+  return {
+    snapshotQueued: (id: string) => queued.push(id),
+    phaseStart: (id: string, phase: string) => {
+      ensure();
+      progress.phaseStart?.(id, phase);
+    },
+    phaseEnd: (id: string, phase: string, ok: boolean, ms: number) => progress.phaseEnd?.(id, phase, ok, ms),
+    snapshotDone: (r: Parameters<NonNullable<typeof progress.snapshotDone>>[0]) => {
+      ensure();
+      progress.snapshotDone?.(r);
+    },
+    message: (t: string) => progress.message?.(t),
+  };
+}
+
+/** main parses argv and runs a command; exported for tests. */
+export async function main(args: string[] = hideBin(process.argv)): Promise<void> {
+  await yargs(args)
+    .scriptName('snapdrill')
+    .usage('$0 <command> [options]\n\nRestore every snapshot, check it, and say whether it would come back: application-consistent, crash-consistent, corrupt or unknown.')
+    .command(
+      'run',
+      'Verify snapshots and write the HTML, JSON and JUnit reports',
+      (y) =>
+        stateDirOption(y)
+          .option('config', { alias: 'c', type: 'string', describe: 'Config file (YAML or JSON; schema: schemas/config.schema.json)' })
+          .option('provider', { type: 'string', choices: ['local'], describe: 'Provider, when no config file names one' })
+          .option('catalog', { type: 'string', describe: 'local: directory of *.img / *.raw images (one snapshot each, optional NAME.json sidecars)' })
+          .option('scratch-dir', { type: 'string', describe: 'local: where restored copies go (default /var/tmp/snapdrill)' })
+          .option('id', { type: 'string', array: true, describe: 'Verify only these snapshot ids (repeatable); overrides the config selection' })
+          .option('out', { alias: 'o', type: 'string', describe: 'Report directory (default ./reports); each run writes OUT/RUN-ID/' })
+          .option('format', { type: 'string', array: true, describe: 'Report formats: html, json, junit (default all)' })
+          .option('concurrency', { alias: 'j', type: 'number', describe: 'Snapshots verified at once (default: CPUs, at least 2)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the machine-readable summary on stdout (progress stays on stderr)' })
+          .option('progress', { type: 'string', choices: ['auto', 'tty', 'plain', 'none'], default: 'auto', describe: 'Progress display on stderr: live list on a terminal, plain lines when not a TTY or CI is set' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
+          .example('$0 run --provider local --catalog ./images', 'verify every image in ./images')
+          .example('$0 run -c snapdrill.yaml --json', 'verify what the config selects; summary as JSON')
+          .epilogue(EXIT_CODES),
+      (argv) => runCommand(argv as Record<string, unknown>),
+    )
+    .command(
+      'checks',
+      'List the registered checks, what they apply to and what they need on the helper',
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print as JSON' }).epilogue(EXIT_CODES),
+      (argv) => {
+        const reg = CheckRegistry.load();
+        const list = reg.all().map((c) => ({
+          id: c.id,
+          title: c.title,
+          stage: c.stage,
+          appliesTo: c.fstypes,
+          needs: c.needs,
+          packages: c.packages,
+          timeoutMs: c.timeoutMs ?? null,
+          mutatesScratchCopy: c.mutates,
+          description: c.description,
+        }));
+        if (argv.json) {
+          process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+          return;
+        }
+        for (const c of list) {
+          process.stdout.write(
+            `${c.id.padEnd(10)} ${c.title}\n${' '.repeat(11)}stage: ${c.stage}${c.appliesTo.length ? `, applies to: ${c.appliesTo.join(', ')}` : ''}${c.mutatesScratchCopy ? ', writes the scratch copy' : ''}\n${' '.repeat(11)}needs: ${c.needs.join(', ')} (${Object.entries(c.packages).map(([d, p]) => `${d}: ${p.join(' ')}`).join('; ')})\n\n`,
+          );
+        }
+      },
+    )
+    .command(
+      'validate <config>',
+      'Check a config file against the schema; print every problem with its JSON path',
+      (y) => y.positional('config', { type: 'string', demandOption: true }).epilogue(EXIT_CODES),
+      (argv) => {
+        try {
+          const cfg = loadConfig(argv.config as string);
+          process.stdout.write(`${argv.config}: valid (provider ${cfg.provider.type}, ${cfg.snapshots.length || 'all'} selector(s), concurrency ${cfg.concurrency})\n`);
+        } catch (e) {
+          if (e instanceof ConfigValidationError) {
+            process.stderr.write(`${e.message}\n`);
+            process.exit(ExitCode.Usage);
+          }
+          throw e;
+        }
+      },
+    )
+    .command(
+      'gc',
+      'Remove what killed runs left behind (scratch copies, loop devices, mounts, processes), from their ledgers',
+      (y) =>
+        stateDirOption(y)
+          .option('dry-run', { type: 'boolean', describe: 'Only list what would be removed (the default on an interactive terminal without --yes)' })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Remove without asking, also on a terminal' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the outcome as JSON' })
+          .epilogue(`${EXIT_CODES}\n  gc exits 0 when everything left over was removed (or would be), 3 when something could not be removed.`),
+      async (argv) => {
+        const dryRun = argv['dry-run'] ?? (process.stdin.isTTY && !argv.yes);
+        const out = await collectGarbage((argv['state-dir'] as string | undefined) ?? defaultStateDir(), { dryRun: Boolean(dryRun) });
+        if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun: Boolean(dryRun), resources: out }, null, 2)}\n`);
+        else if (out.length === 0) process.stdout.write('nothing left over\n');
+        else {
+          for (const o of out) process.stdout.write(`${o.action.padEnd(16)} ${o.resource} (run ${o.runId})${o.error ? `: ${o.error}` : ''}\n`);
+          if (dryRun) process.stdout.write('dry run: nothing removed; re-run with --yes to remove\n');
+        }
+        if (out.some((o) => o.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
+      },
+    )
+    .demandCommand(1, 'name a command: run, checks, validate or gc')
+    .strict()
+    .recommendCommands()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .epilogue(EXIT_CODES)
+    .fail((msg, err) => {
+      if (err) fail(err);
+      process.stderr.write(`snapdrill: ${msg}\nrun "snapdrill --help" for usage\n`);
+      process.exit(ExitCode.Usage);
+    })
+    .parseAsync()
+    .catch(fail);
+}

@@ -1,0 +1,48 @@
+/** Consistency is the per-snapshot verdict (DESIGN.md section 4). */
+export type Consistency = 'application-consistent' | 'crash-consistent' | 'corrupt' | 'unknown';
+
+/** ReportFormat is one output format of a run. */
+export type ReportFormat = 'html' | 'json' | 'junit';
+
+/** SnapshotSelector picks snapshots; a config's selectors are combined as a union. */
+export interface SnapshotSelector {
+  ids?: string[];
+  volumeIds?: string[];
+  tags?: Record<string, string | string[]>;
+  latestPerVolume?: number;
+}
+
+/** LocalProviderConfig verifies raw image files in a catalog directory on this machine. */
+export interface LocalProviderConfig {
+  type: 'local';
+  catalog: string;
+  scratchDir: string;
+}
+
+/** ProviderConfig is the discriminated union of provider settings. */
+export type ProviderConfig = LocalProviderConfig;
+
+/** PolicyRule overrides the minimum consistency for the snapshots it matches. */
+export interface PolicyRule {
+  match: { ids?: string[]; tags?: Record<string, string> };
+  minimum: 'application-consistent' | 'crash-consistent';
+}
+
+/** Policy says which results fail the run. */
+export interface Policy {
+  minimum: 'application-consistent' | 'crash-consistent';
+  allowUnknown: boolean;
+  rules: PolicyRule[];
+}
+
+/** Config is a validated configuration with every default filled in. */
+export interface Config {
+  provider: ProviderConfig;
+  snapshots: SnapshotSelector[];
+  concurrency: number;
+  timeouts: { restoreMs: number; attachMs: number; checkMs: number };
+  output: { dir: string; formats: ReportFormat[] };
+  policy: Policy;
+  /** Where the file was read from, for relative paths and messages; undefined when built from flags only. */
+  source?: string;
+}

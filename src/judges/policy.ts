@@ -1,0 +1,29 @@
+import type { Consistency, Policy } from '../config/types.js';
+
+/** PolicyResult says whether one snapshot passes the run's policy, and why. */
+export interface PolicyResult {
+  pass: boolean;
+  minimum: 'application-consistent' | 'crash-consistent';
+  reason: string;
+}
+
+const RANK: Record<Consistency, number> = { 'application-consistent': 2, 'crash-consistent': 1, corrupt: -1, unknown: 0 };
+
+/** evaluatePolicy applies the first matching rule (or the default minimum) to one snapshot's consistency. */
+export function evaluatePolicy(snapshot: { id: string; tags: Record<string, string> }, consistency: Consistency, policy: Policy): PolicyResult {
+  const rule = policy.rules.find(
+    (r) =>
+      (!r.match.ids || r.match.ids.includes(snapshot.id)) &&
+      (!r.match.tags || Object.entries(r.match.tags).every(([k, v]) => snapshot.tags[k] === v)),
+  );
+  const minimum = rule?.minimum ?? policy.minimum;
+  const source = rule ? `policy rule ${policy.rules.indexOf(rule) + 1}` : 'policy.minimum';
+  if (consistency === 'unknown') {
+    return policy.allowUnknown
+      ? { pass: true, minimum, reason: 'unknown, allowed by policy.allowUnknown' }
+      : { pass: false, minimum, reason: 'consistency could not be determined (set policy.allowUnknown to accept)' };
+  }
+  if (consistency === 'corrupt') return { pass: false, minimum, reason: 'corrupt' };
+  const pass = RANK[consistency] >= RANK[minimum];
+  return { pass, minimum, reason: pass ? `${consistency} meets ${minimum} (${source})` : `${consistency} is below ${minimum} required by ${source}` };
+}

@@ -1,0 +1,11 @@
+import type { Config } from '../config/types.js';
+import { LocalProvider } from './local/local.js';
+import type { Provider } from './provider.js';
+
+/** createProvider builds the provider a config names. */
+export function createProvider(config: Config, runId: string): Provider {
+  switch (config.provider.type) {
+    case 'local':
+      return new LocalProvider(config.provider, runId);
+  }
+}

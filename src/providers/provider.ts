@@ -1,0 +1,59 @@
+import type { Ledger } from '../ledger/ledger.js';
+import type { Shell } from '../shells/shell.js';
+
+/** SnapshotInfo is a snapshot as a provider lists it. */
+export interface SnapshotInfo {
+  id: string;
+  /** Where it comes from: the image path (local) or the snapshot's region/ARN (AWS). */
+  source: string;
+  volumeId?: string;
+  startTime?: string;
+  deviceName?: string;
+  /** Key of a multi-volume snapshot set, when the snapshot belongs to one. */
+  set?: string;
+  tags: Record<string, string>;
+  sizeBytes: number;
+}
+
+/** StageContext is what every provider stage gets: the ledger owner to record resources under, and an abort signal. */
+export interface StageContext {
+  ledger: Ledger;
+  owner: string;
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+/** RestoredVolume is a writable copy of one snapshot. */
+export interface RestoredVolume {
+  snapshot: SnapshotInfo;
+  /** Provider-specific handle: a scratch file (local) or a volume id (AWS). */
+  handle: string;
+  /** A directory on the helper for this snapshot's temporary mounts, inside the run's scratch area. */
+  scratch: string;
+  /** Bytes actually copied or allocated, when known. */
+  allocatedBytes?: number;
+}
+
+/** AttachedVolume is a restored volume visible as a block device on the helper. */
+export interface AttachedVolume {
+  device: string;
+  partitionTable?: string;
+  /** Problems exposing partitions, reported as evidence rather than thrown. */
+  warnings: string[];
+}
+
+/** Provider is the only code that knows where snapshots live and how they become block devices. */
+export interface Provider {
+  readonly type: string;
+  /** describe says where snapshots come from, for messages and reports. */
+  describe(): string;
+  /** preflight fails fast, before anything is created, when the helper cannot do the job. */
+  preflight(): Promise<void>;
+  /** start creates run-wide resources (recorded in the ledger under owner "run") before any snapshot is restored. */
+  start(ledger: Ledger): Promise<void>;
+  listSnapshots(): Promise<SnapshotInfo[]>;
+  restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume>;
+  attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume>;
+  /** shell reaches the helper that sees the attached devices. */
+  shell(): Shell;
+}

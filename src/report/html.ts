@@ -1,0 +1,166 @@
+import type { Consistency } from '../config/types.js';
+import type { FilesystemFinding } from '../judges/types.js';
+import type { RunReport, SnapshotResult } from '../run/types.js';
+import { formatDuration } from '../util/duration.js';
+
+/** esc escapes text for HTML content and attribute values; every value from a disk or a tool goes through it. */
+export function esc(s: unknown): string {
+  return String(s ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const CONSISTENCY_CLASS: Record<Consistency, string> = {
+  'application-consistent': 'ok',
+  'crash-consistent': 'warn',
+  corrupt: 'bad',
+  unknown: 'unk',
+};
+
+const FS_STATE_CLASS: Record<FilesystemFinding['state'], string> = {
+  clean: 'ok',
+  frozen: 'ok',
+  replayed: 'warn',
+  corrupt: 'bad',
+  unreadable: 'unk',
+  unknown: 'unk',
+  'not-checked': 'muted',
+};
+
+function bytes(n: number | undefined): string {
+  if (n === undefined) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+const CSS = `
+:root{--ok:#17803d;--ok-bg:#e6f4ea;--warn:#9a6700;--warn-bg:#fff4d6;--bad:#b42318;--bad-bg:#fde8e7;--unk:#555;--unk-bg:#eceff1;--line:#d8dee4;--fg:#1f2328;--muted:#656d76}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);margin:0;background:#f6f8fa}
+main{max-width:1200px;margin:0 auto;padding:24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:16px 0 6px}
+.meta{color:var(--muted)}.meta span{margin-right:16px}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:150px}
+.card b{display:block;font-size:24px}.card.ok b{color:var(--ok)}.card.warn b{color:var(--warn)}.card.bad b{color:var(--bad)}.card.unk b{color:var(--unk)}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);border-radius:8px;overflow:hidden}
+th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}th{background:#f0f3f6;font-weight:600}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;font-size:12px;white-space:nowrap}
+.badge.ok{color:var(--ok);background:var(--ok-bg)}.badge.warn{color:var(--warn);background:var(--warn-bg)}.badge.bad{color:var(--bad);background:var(--bad-bg)}.badge.unk{color:var(--unk);background:var(--unk-bg)}.badge.muted{color:var(--muted);background:#f3f3f3}
+.pass{color:var(--ok);font-weight:600}.fail{color:var(--bad);font-weight:600}
+section.snap{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px;margin:14px 0}
+section.snap h2{margin:0 0 6px;font-size:17px}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
+pre{background:#0d1117;color:#e6edf3;padding:10px;border-radius:6px;overflow:auto;max-height:420px;white-space:pre-wrap;word-break:break-all}
+details{margin:6px 0}summary{cursor:pointer;font-weight:600}
+.hint{border-left:4px solid var(--warn);background:var(--warn-bg);padding:6px 10px;margin:6px 0;border-radius:4px}.hint b{display:block}
+.err{border-left:4px solid var(--bad);background:var(--bad-bg);padding:6px 10px;margin:6px 0;border-radius:4px}
+ul.ev{margin:4px 0 8px 0;padding-left:20px}ul.ev code{color:var(--muted)}
+.bar{display:flex;height:10px;border-radius:3px;overflow:hidden;min-width:120px;background:#eee}.bar i{display:block;height:100%}
+.p0{background:#4e79a7}.p1{background:#f28e2b}.p2{background:#59a14f}.p3{background:#e15759}.p4{background:#76b7b2}.p5{background:#edc948}.p6{background:#b07aa1}.p7{background:#9c755f}
+.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border-radius:2px}
+footer{color:var(--muted);margin:30px 0 10px;font-size:12px}
+@media print{details{display:block}details>*{display:block}pre{max-height:none}}
+`;
+
+function phaseColor(i: number): string {
+  return `p${i % 8}`;
+}
+
+function phaseBar(s: SnapshotResult): string {
+  const total = s.phases.reduce((n, p) => n + p.durationMs, 0) || 1;
+  return `<div class="bar" title="${esc(s.phases.map((p) => `${p.phase}: ${formatDuration(p.durationMs)}`).join(', '))}">${s.phases
+    .map((p, i) => `<i class="${phaseColor(i)}" style="width:${((p.durationMs / total) * 100).toFixed(2)}%"></i>`)
+    .join('')}</div>`;
+}
+
+function fsChip(f: FilesystemFinding): string {
+  return `<span class="badge ${FS_STATE_CLASS[f.state]}" title="${esc(f.summary)}">${esc(f.target)}${f.fstype ? ` ${esc(f.fstype)}` : ''}: ${esc(f.state)}</span>`;
+}
+
+function renderFilesystem(f: FilesystemFinding): string {
+  const ident = [f.fstype, f.label ? `label "${f.label}"` : '', f.uuid ? `UUID ${f.uuid}` : '', bytes(f.sizeBytes)].filter(Boolean).join(', ');
+  return `<h3>${esc(f.target)} <span class="badge ${FS_STATE_CLASS[f.state]}">${esc(f.state)}</span></h3>
+<div class="meta">${esc(ident)}${f.device ? ` &middot; seen at <code>${esc(f.device)}</code> during this run` : ''}</div>
+<p>${esc(f.summary)}</p>
+${f.evidence.length ? `<ul class="ev">${f.evidence.map((e) => `<li>${esc(e.text)} <code>${esc(e.key)}</code></li>`).join('')}</ul>` : ''}
+${f.hints.map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
+${f.excerpts
+  .map(
+    (x) =>
+      `<details><summary>${esc(x.title)}${x.exitCode !== undefined ? ` (exit ${esc(x.exitCode)})` : ''}</summary>${x.command ? `<div class="meta"><code>$ ${esc(x.command)}</code></div>` : ''}<pre>${esc(x.text || '(no output)')}</pre></details>`,
+  )
+  .join('')}`;
+}
+
+function renderSnapshot(s: SnapshotResult, i: number): string {
+  const meta = [
+    ['source', s.source],
+    ['volume', s.volumeId],
+    ['taken', s.startTime],
+    ['size', bytes(s.sizeBytes)],
+    ['restored bytes', bytes(s.allocatedBytes)],
+    ['partition table', s.partitionTable],
+  ].filter(([, v]) => v);
+  const tags = Object.entries(s.tags);
+  const total = s.phases.reduce((n, p) => n + p.durationMs, 0);
+  return `<section class="snap" id="snap-${i}">
+<h2>${esc(s.id)} <span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span> <span class="badge muted">boot: ${esc(s.boot)}</span> <span class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'PASS' : 'FAIL'}</span></h2>
+<div class="meta">${meta.map(([k, v]) => `<span>${esc(k)}: <code>${esc(v)}</code></span>`).join('')}</div>
+${tags.length ? `<div class="meta">tags: ${tags.map(([k, v]) => `<code>${esc(k)}=${esc(v)}</code>`).join(' ')}</div>` : ''}
+<p><b>${esc(s.summary)}</b><br><span class="meta">policy: ${esc(s.policy.reason)}</span></p>
+${s.error ? `<div class="err"><b>${esc(s.error.stage)} failed (${esc(s.error.code)}):</b> ${esc(s.error.message)}${s.error.remedy ? `<br>Remedy: ${esc(s.error.remedy)}` : ''}</div>` : ''}
+${s.hints.map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
+${s.filesystems.map(renderFilesystem).join('\n')}
+<details><summary>Timings: ${esc(formatDuration(total))} in ${s.phases.length} phases</summary>
+<table><tr><th>phase</th><th>started</th><th>duration</th><th>status</th></tr>
+${s.phases.map((p, j) => `<tr><td><span class="legend"><i class="${phaseColor(j)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
+</table></details>
+<details><summary>Checks run (${s.checks.length})</summary>
+<table><tr><th>check</th><th>target</th><th>status</th><th>exit</th><th>time</th><th>notes</th></tr>
+${s.checks.map((c) => `<tr><td>${esc(c.check)}</td><td><code>${esc(c.target)}</code></td><td>${esc(c.status)}</td><td>${esc(c.exitCode)}</td><td>${esc(formatDuration(c.durationMs))}</td><td>${esc([c.reason, c.remedy ? `remedy: ${c.remedy}` : '', c.protocolErrors.length ? `${c.protocolErrors.length} unparseable output line(s): ${c.protocolErrors.slice(0, 3).join(' | ')}` : ''].filter(Boolean).join('; '))}</td></tr>`).join('')}
+</table></details>
+</section>`;
+}
+
+/** renderHtml renders a self-contained report page: no scripts, no external assets, every value escaped. */
+export function renderHtml(report: RunReport): string {
+  const c = report.summary.byConsistency;
+  const status = report.interrupted ? 'interrupted' : report.exitCode === 0 ? 'all snapshots met the policy' : report.exitCode === 1 ? 'some snapshots failed the policy' : 'the harness could not complete';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>snapdrill report ${esc(report.runId)}</title><style>${CSS}</style></head>
+<body><main>
+<h1>snapdrill restore verification</h1>
+<div class="meta"><span>run <code>${esc(report.runId)}</code></span><span>${esc(report.startedAt)}</span><span>took ${esc(formatDuration(report.durationMs))}</span><span>${esc(report.provider.type)}: <code>${esc(report.provider.source)}</code></span><span>host ${esc(report.host)}</span><span>concurrency ${esc(report.concurrency)}</span></div>
+<div class="meta"><span>policy: minimum <b>${esc(report.policy.minimum)}</b>${report.policy.allowUnknown ? ', unknown allowed' : ''}${report.policy.rules ? `, ${esc(report.policy.rules)} rule(s)` : ''}</span><span>result: <b class="${report.exitCode === 0 ? 'pass' : 'fail'}">${esc(status)}</b> (exit ${esc(report.exitCode)})</span></div>
+<div class="cards">
+<div class="card"><b>${report.summary.total}</b>snapshots</div>
+<div class="card ok"><b>${c['application-consistent']}</b>application-consistent</div>
+<div class="card warn"><b>${c['crash-consistent']}</b>crash-consistent</div>
+<div class="card bad"><b>${c.corrupt}</b>corrupt</div>
+<div class="card unk"><b>${c.unknown}</b>unknown</div>
+<div class="card ${report.summary.failed ? 'bad' : 'ok'}"><b>${report.summary.failed}</b>failed policy</div>
+</div>
+${report.errors.map((e) => `<div class="err"><b>harness error (${esc(e.code)}) in ${esc(e.stage)}:</b> ${esc(e.message)}${e.remedy ? `<br>Remedy: ${esc(e.remedy)}` : ''}</div>`).join('')}
+<h2>Snapshots</h2>
+<table><tr><th>snapshot</th><th>consistency</th><th>boot</th><th>policy</th><th>filesystems</th><th>time</th><th>where the time went</th></tr>
+${report.snapshots
+  .map(
+    (s, i) =>
+      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta"><code>${esc(s.source)}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${esc(s.boot)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
+  )
+  .join('\n')}
+</table>
+<h2>How to read this</h2>
+<p class="meta"><b>application-consistent</b>: every filesystem was cleanly unmounted or frozen; a restore needs no recovery. <b>crash-consistent</b>: something needed journal replay (what a power cut leaves) and passed after it; add quiesce pre-scripts. <b>corrupt</b>: a check found damage a restore would carry. <b>unknown</b>: nothing could be recognised or a check could not run; the reasons say why. Tool output below is shown as printed.</p>
+${report.snapshots.map(renderSnapshot).join('\n')}
+<footer>snapdrill ${esc(report.tool.version)} &middot; report schema v${report.schemaVersion} &middot; machine-readable: report.json, junit.xml</footer>
+</main></body></html>
+`;
+}

@@ -1,0 +1,85 @@
+import type { CheckStatus } from '../checks/runner.js';
+import type { Consistency } from '../config/types.js';
+import type { PolicyResult } from '../judges/policy.js';
+import type { FilesystemFinding, Hint } from '../judges/types.js';
+
+/** BootResult is the bootability axis; this release does not boot-test yet. */
+export type BootResult = 'boots' | 'fails-to-boot' | 'not-tested';
+
+/** PhaseTiming records where a snapshot's restore time went (the real RTO). */
+export interface PhaseTiming {
+  phase: string;
+  startedAt: string;
+  durationMs: number;
+  status: 'ok' | 'failed';
+  detail?: string;
+}
+
+/** CheckRunSummary is a check run as reported: without the raw facts, which live in the findings. */
+export interface CheckRunSummary {
+  check: string;
+  target: string;
+  status: CheckStatus;
+  exitCode: number | null;
+  durationMs: number;
+  reason?: string;
+  remedy?: string;
+  protocolErrors: string[];
+}
+
+/** HarnessErrorInfo is a harness problem recorded in the report (the snapshot result is then unknown). */
+export interface HarnessErrorInfo {
+  code: string;
+  message: string;
+  stage: string;
+  source: 'user' | 'infrastructure';
+  remedy?: string;
+}
+
+/** SnapshotResult is everything the report says about one snapshot. */
+export interface SnapshotResult {
+  id: string;
+  source: string;
+  volumeId?: string;
+  startTime?: string;
+  tags: Record<string, string>;
+  sizeBytes: number;
+  allocatedBytes?: number;
+  partitionTable?: string;
+  consistency: Consistency;
+  boot: BootResult;
+  summary: string;
+  reasons: string[];
+  hints: Hint[];
+  filesystems: FilesystemFinding[];
+  checks: CheckRunSummary[];
+  phases: PhaseTiming[];
+  policy: PolicyResult;
+  error?: HarnessErrorInfo;
+}
+
+/** RunReport is the JSON report of a run (schemas/report.schema.json). */
+export interface RunReport {
+  schemaVersion: 1;
+  tool: { name: 'snapdrill'; version: string };
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  host: string;
+  provider: { type: string; source: string };
+  concurrency: number;
+  policy: { minimum: string; allowUnknown: boolean; rules: number };
+  interrupted: boolean;
+  exitCode: number;
+  summary: {
+    total: number;
+    passed: number;
+    failed: number;
+    byConsistency: Record<Consistency, number>;
+    /** Sum of the time spent inside check scripts, to separate tool time from harness overhead. */
+    checkTimeMs: number;
+  };
+  errors: HarnessErrorInfo[];
+  snapshots: SnapshotResult[];
+}

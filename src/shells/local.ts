@@ -1,0 +1,19 @@
+import { execFile } from '../util/exec.js';
+import type { Shell, ShellResult, ShellRunOptions } from './shell.js';
+
+/** LocalShell runs check scripts on this machine with `bash -s`: the local provider's helper is this machine. */
+export class LocalShell implements Shell {
+  readonly kind = 'local' as const;
+
+  async run(script: string, opts: ShellRunOptions): Promise<ShellResult> {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', HOME: process.env.HOME ?? '/root' };
+    const r = await execFile('bash', ['-s'], {
+      input: script,
+      env,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onLocalProcess ? { onSpawn: opts.onLocalProcess } : {}),
+    });
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, durationMs: r.durationMs, timedOut: r.timedOut, truncated: r.truncated };
+  }
+}

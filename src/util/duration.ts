@@ -1,0 +1,24 @@
+/** DURATION_PATTERN is the accepted spelling of a duration in config files: an integer with a unit (ms, s, m, h). */
+export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h)$';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** parseDuration turns "90s", "5m", "1h" or a number of seconds into milliseconds. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`invalid duration ${value}`);
+    return value * 1000;
+  }
+  const m = /^([0-9]+)(ms|s|m|h)$/.exec(value.trim());
+  if (!m) throw new RangeError(`invalid duration "${value}": use a number with ms, s, m or h, e.g. 90s or 5m`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}
+
+/** formatDuration renders milliseconds for humans: 850ms, 12.3s, 4m05s. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return `${m}m${String(s).padStart(2, '0')}s`;
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { schemaPath } from './paths.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+
+const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
+(addFormats as unknown as (a: Ajv) => void)(ajv);
+const cache = new Map<string, ValidateFunction>();
+
+/** compiledSchema loads and compiles a schema from schemas/ once per process. */
+export function compiledSchema(name: string): ValidateFunction {
+  let v = cache.get(name);
+  if (!v) {
+    v = ajv.compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));
+    cache.set(name, v);
+  }
+  return v;
+}
+
+/** SchemaIssue is one validation failure: the JSON path of the field and the rule it broke. */
+export interface SchemaIssue {
+  path: string;
+  message: string;
+}
+
+/** describeSchemaErrors turns ajv errors into "path: rule" issues a user can act on, most specific first. */
+export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): SchemaIssue[] {
+  if (!errors) return [];
+  const out: SchemaIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    // oneOf/anyOf summaries repeat what their branches already said.
+    if (e.keyword === 'oneOf' && errors.some((o) => o !== e && o.instancePath.startsWith(e.instancePath) && o.keyword !== 'oneOf')) continue;
+    const p = e.instancePath || '/';
+    let message = e.message ?? 'is invalid';
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'additionalProperties') message = `unknown key "${String(params.additionalProperty)}"`;
+    else if (e.keyword === 'enum') message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    else if (e.keyword === 'const') message = `must be ${JSON.stringify(params.allowedValue)}`;
+    else if (e.keyword === 'pattern' && String(params.pattern).includes('(ms|s|m|h)')) message = 'must be a duration such as 500ms, 90s, 5m or 1h';
+    else if (e.keyword === 'discriminator') message = `must name a known provider type (${String(params.tagValue ?? '')} is not one)`;
+    const key = `${p}\u0000${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ path: p, message });
+  }
+  return out;
+}
