@@ -12,9 +12,11 @@ import { VERSION } from './version.js';
 
 const EXIT_CODES = `Exit codes:
   0  every snapshot met the policy
-  1  at least one snapshot did not meet the policy (corrupt, unknown, or below the required consistency)
-  2  usage or configuration error (nothing was created)
-  3  the harness could not complete: infrastructure error or interrupted (resources are removed, or recorded for "snapdrill gc")`;
+  1  at least one snapshot did not meet the policy
+     (corrupt, unknown, or below the required consistency)
+  2  usage or configuration error; nothing was created
+  3  the harness could not complete (infrastructure error, or interrupted);
+     what it created is removed, or recorded for "snapdrill gc"`;
 
 /** jsonSummary is what `run --json` prints: per snapshot its id, source, verdicts and the evidence keys that decided them. */
 export function jsonSummary(report: RunReport, reportDir: string, files: string[]) {
@@ -229,6 +231,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
     .demandCommand(1, 'name a command: run, checks, validate or gc')
     .strict()
     .recommendCommands()
+    .wrap(Math.min(100, process.stdout.columns || 100))
     .version(VERSION)
     .help()
     .alias('h', 'help')

@@ -70,12 +70,19 @@ export class CheckRegistry {
     this.library = library;
   }
 
-  /** load reads and validates every checks/*.sh, failing loudly on a malformed header. */
-  static load(dir: string = CHECKS_DIR): CheckRegistry {
-    const files = readdirSync(dir)
-      .filter((f) => f.endsWith('.sh'))
-      .sort();
-    const defs = files.map((f) => parseCheckScript(path.join(dir, f), readFileSync(path.join(dir, f), 'utf8')));
+  /**
+   * load reads and validates every checks/*.sh, failing loudly on a malformed header. Extra directories
+   * (SNAPDRILL_EXTRA_CHECKS, colon-separated) add checks; the test suite uses this to hold a mount open.
+   */
+  static load(dir: string = CHECKS_DIR, extraDirs: string[] = (process.env.SNAPDRILL_EXTRA_CHECKS ?? '').split(':').filter(Boolean)): CheckRegistry {
+    const defs: CheckDefinition[] = [];
+    for (const d of [dir, ...extraDirs]) {
+      for (const f of readdirSync(d).filter((f) => f.endsWith('.sh')).sort()) {
+        const def = parseCheckScript(path.join(d, f), readFileSync(path.join(d, f), 'utf8'));
+        if (defs.some((x) => x.id === def.id)) throw new InfraError('check-duplicate', `check id ${def.id} is defined twice (${def.file})`);
+        defs.push(def);
+      }
+    }
     return new CheckRegistry(defs, readFileSync(path.join(dir, 'lib', 'common.sh'), 'utf8'));
   }
 

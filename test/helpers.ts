@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { inject } from 'vitest';
+import { loopDevices, currentMounts } from '../src/ledger/resources.js';
+
+/** fsCatalog is the fixture catalog built by test/setup/fixtures.ts. */
+export function fsCatalog(): string {
+  return inject('fsCatalog');
+}
+
+/** fixture returns the path of one fixture image. */
+export function fixture(name: string): string {
+  return path.join(fsCatalog(), name);
+}
+
+/** sha256 hashes a file by streaming it (fixtures are sparse but up to 512 MiB). */
+export function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+const made: string[] = [];
+
+/** tempDir makes a fresh directory for one test; test/setup/cleanup.ts removes it after the file's tests. */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), `snapdrill-${prefix}-`));
+  made.push(d);
+  return d;
+}
+
+/** removeTempDirs deletes every directory tempDir made in this test file. */
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** catalogOf makes a catalog directory holding symlinks to the named fixtures (with their sidecars). */
+export function catalogOf(names: string[]): string {
+  const dir = tempDir('cat');
+  for (const n of names) {
+    const base = n.replace(/\.(img|raw)$/, '');
+    for (const f of readdirSync(fsCatalog()).filter((f) => f === n || f === `${base}.json`)) {
+      execFileSync('ln', ['-s', path.join(fsCatalog(), f), path.join(dir, f)]);
+    }
+  }
+  return dir;
+}
+
+/** leftovers lists loop devices and mounts that reference a directory: what a clean run must not leave. */
+export async function leftovers(dir: string): Promise<string[]> {
+  const loops = (await loopDevices()).filter((l) => l.backFile.startsWith(dir)).map((l) => `loop ${l.name} -> ${l.backFile}`);
+  const mounts = currentMounts()
+    .filter((m) => m.mountpoint.startsWith(dir))
+    .map((m) => `mount ${m.mountpoint}`);
+  return [...loops, ...mounts];
+}

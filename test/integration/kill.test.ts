@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { listLedgers } from '../../src/ledger/ledger.js';
+import { currentMounts, isSameProcessAlive } from '../../src/ledger/resources.js';
+import { catalogOf, leftovers, tempDir } from '../helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const HOLD_CHECKS = path.join(ROOT, 'test/fixtures/checks');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CI: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 90_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function ledgerText(stateDir: string): string {
+  const dir = path.join(stateDir, 'runs');
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir)
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .join('');
+}
+
+/** recordedPids lists the check processes a run recorded in its ledger. */
+function recordedPids(stateDir: string): { pid: number; startTicks?: string }[] {
+  return ledgerText(stateDir)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.type === 'acquire' && l.resource.kind === 'process')
+    .map((l) => l.resource);
+}
+
+function setup() {
+  return {
+    catalog: catalogOf(['ext4-clean.img', 'xfs-crash.img', 'gpt-two.img']),
+    scratch: tempDir('kill-scratch'),
+    state: tempDir('kill-state'),
+    out: tempDir('kill-out'),
+  };
+}
+
+function runArgs(s: ReturnType<typeof setup>): string[] {
+  return ['run', '--provider', 'local', '--catalog', s.catalog, '--scratch-dir', s.scratch, '--state-dir', s.state, '--out', s.out, '--progress', 'plain', '-j', '3'];
+}
+
+/** Kill points: each waits for a different stage to be under way, judged from the ledger or the mount table. */
+const KILL_POINTS: [string, (s: ReturnType<typeof setup>) => boolean][] = [
+  ['scratch copy recorded', (s) => ledgerText(s.state).includes('"kind":"scratch-dir","path":"' + s.scratch + '/')],
+  ['loop device attached', (s) => /"type":"update".*"kind":"loop".*"device":"\/dev\/loop/.test(ledgerText(s.state))],
+  ['check holding a mount', (s) => currentMounts().some((m) => m.mountpoint.startsWith(s.scratch))],
+];
+
+describe('a run killed mid-flight', () => {
+  for (const [point, reached] of KILL_POINTS) {
+    it(`GIVEN a run killed with SIGKILL at "${point}" WHEN snapdrill gc runs THEN nothing is left`, async () => {
+      const s = setup();
+      const child = cli(runArgs(s), { SNAPDRILL_EXTRA_CHECKS: HOLD_CHECKS });
+      const done = exited(child);
+      await waitFor(point, () => reached(s));
+      child.kill('SIGKILL');
+      expect((await done).signal).toBe('SIGKILL');
+
+      // The run could not clean up: its ledger says what it held.
+      const left = listLedgers(s.state);
+      expect(left).toHaveLength(1);
+      expect(left[0]!.alive).toBe(false);
+      expect(left[0]!.resources.length).toBeGreaterThan(0);
+      const pids = recordedPids(s.state);
+
+      const gc = await exited(cli(['gc', '--state-dir', s.state, '--yes', '--json']));
+      expect(gc.code, gc.stderr).toBe(0);
+      const outcome = JSON.parse(gc.stdout) as { resources: { action: string }[] };
+      expect(outcome.resources.length).toBeGreaterThan(0);
+      expect(outcome.resources.every((r) => r.action === 'removed')).toBe(true);
+
+      expect(await leftovers(s.scratch)).toEqual([]);
+      expect(readdirSync(s.scratch)).toEqual([]);
+      expect(listLedgers(s.state)).toEqual([]);
+      for (const p of pids) expect(isSameProcessAlive(p.pid, p.startTicks), `check process ${p.pid} still alive`).toBe(false);
+
+      // A second gc finds nothing: removal is complete, not just recorded.
+      const again = await exited(cli(['gc', '--state-dir', s.state, '--yes']));
+      expect(again.stdout).toBe('nothing left over\n');
+    });
+  }
+
+  it('GIVEN a run that receives SIGTERM while a check holds a mount THEN it removes everything itself, reports the interruption and exits 3', async () => {
+    const s = setup();
+    const child = cli(runArgs(s), { SNAPDRILL_EXTRA_CHECKS: HOLD_CHECKS });
+    const done = exited(child);
+    await waitFor('a check holding a mount', () => currentMounts().some((m) => m.mountpoint.startsWith(s.scratch)));
+    const pids = recordedPids(s.state);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/SIGTERM received/);
+    expect(await leftovers(s.scratch)).toEqual([]);
+    expect(readdirSync(s.scratch)).toEqual([]);
+    expect(listLedgers(s.state)).toEqual([]);
+    for (const p of pids) expect(isSameProcessAlive(p.pid, p.startTicks)).toBe(false);
+    const report = JSON.parse(readFileSync(path.join(s.out, 'latest', 'report.json'), 'utf8'));
+    expect(report.interrupted).toBe(true);
+    expect(report.exitCode).toBe(3);
+    expect(report.errors.map((e: { code: string }) => e.code)).toContain('interrupted');
+  });
+
+  it('GIVEN a live run WHEN gc runs alongside THEN gc leaves its resources alone', async () => {
+    const s = setup();
+    const child = cli(runArgs(s), { SNAPDRILL_EXTRA_CHECKS: HOLD_CHECKS });
+    const done = exited(child);
+    await waitFor('a check holding a mount', () => currentMounts().some((m) => m.mountpoint.startsWith(s.scratch)));
+    const gc = await exited(cli(['gc', '--state-dir', s.state, '--yes', '--json']));
+    const outcome = JSON.parse(gc.stdout) as { resources: { action: string }[] };
+    expect(outcome.resources.length).toBeGreaterThan(0);
+    expect(outcome.resources.every((r) => r.action === 'skipped-live-run')).toBe(true);
+    expect(currentMounts().some((m) => m.mountpoint.startsWith(s.scratch))).toBe(true);
+    child.kill('SIGINT');
+    expect((await done).code).toBe(3);
+    expect(await leftovers(s.scratch)).toEqual([]);
+  });
+});

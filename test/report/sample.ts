@@ -1,0 +1,110 @@
+import type { RunReport, SnapshotResult } from '../../src/run/types.js';
+
+const phases = (n: number): SnapshotResult['phases'] =>
+  ['restore', 'attach', 'discover', 'check ext4 disk', 'teardown'].slice(0, n).map((phase, i) => ({
+    phase,
+    startedAt: `2026-11-24T03:00:0${i}.000Z`,
+    durationMs: 100 * (i + 1),
+    status: 'ok' as const,
+  }));
+
+/** sampleReport builds a deterministic report for golden-file tests, with hostile strings where a disk or tool could put them. */
+export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harness-error-exit3'): RunReport {
+  const clean: SnapshotResult = {
+    id: 'snap-0123456789abcdef0',
+    source: '/catalog/web-root.img',
+    volumeId: 'vol-web',
+    startTime: '2026-11-24T02:00:00.000Z',
+    tags: { Name: 'web root', AppConsistent: 'true' },
+    sizeBytes: 67108864,
+    allocatedBytes: 9437184,
+    consistency: 'application-consistent',
+    boot: 'not-tested',
+    summary: 'application-consistent: disk (ext4 "root") clean',
+    reasons: ['disk (ext4 "root"): clean'],
+    hints: [],
+    filesystems: [
+      {
+        target: 'disk',
+        device: '/dev/loop3',
+        fstype: 'ext4',
+        uuid: '11111111-2222-3333-4444-555555555555',
+        label: 'root',
+        sizeBytes: 67108864,
+        state: 'clean',
+        summary: 'clean: no journal recovery needed',
+        evidence: [{ key: 'ext4.needs_recovery', value: false, text: 'no needs_recovery flag' }],
+        hints: [],
+        excerpts: [{ title: 'e2fsck -fn', command: 'e2fsck -fn /dev/loop3', exitCode: 0, text: 'Pass 1: Checking inodes, blocks, and sizes\nroot: 11/16384 files' }],
+      },
+    ],
+    checks: [{ check: 'ext4', target: '/dev/loop3', status: 'ran', exitCode: 0, durationMs: 180, protocolErrors: [] }],
+    phases: phases(5),
+    policy: { pass: true, minimum: 'crash-consistent', reason: 'application-consistent meets crash-consistent (policy.minimum)' },
+  };
+  const hostile: SnapshotResult = {
+    ...clean,
+    id: 'snap-<b>bold</b>&"quoted"',
+    source: '/catalog/evil.img',
+    tags: { Name: '<script>alert("tag")</script>' },
+    consistency: 'corrupt',
+    summary: 'corrupt: disk (ext4 "<img src=x onerror=alert(1)>"): e2fsck found errors',
+    reasons: ['disk: e2fsck found errors'],
+    hints: [{ text: 'metadata damage', remedy: 'restore from an earlier snapshot' }],
+    filesystems: [
+      {
+        ...clean.filesystems[0]!,
+        label: '<img src=x onerror=alert(1)>',
+        state: 'corrupt',
+        summary: 'e2fsck found errors: errors left uncorrected',
+        evidence: [{ key: 'ext4.fsck_exit', value: 4, text: 'e2fsck -fn exited 4: errors left uncorrected' }],
+        excerpts: [{ title: 'e2fsck -fn', exitCode: 4, text: 'Entry \'</pre><script>x()</script>\' in / (2) has deleted/unused inode 12.\u0001\u0007 Clear? no' }],
+      },
+    ],
+    policy: { pass: false, minimum: 'crash-consistent', reason: 'corrupt' },
+  };
+  const unknown: SnapshotResult = {
+    ...clean,
+    id: 'empty',
+    source: '/catalog/empty.img',
+    tags: {},
+    consistency: 'unknown',
+    summary: 'could not verify: image /catalog/empty.img is empty (0 bytes)',
+    reasons: ['restore: image /catalog/empty.img is empty (0 bytes)'],
+    filesystems: [],
+    checks: [],
+    phases: [{ phase: 'restore', startedAt: '2026-11-24T03:00:00.000Z', durationMs: 0, status: 'failed', detail: 'image is empty' }],
+    policy: { pass: false, minimum: 'crash-consistent', reason: 'consistency could not be determined (set policy.allowUnknown to accept)' },
+    error: { code: 'image-empty', message: 'image /catalog/empty.img is empty (0 bytes)', stage: 'restore', source: 'user', remedy: 'check how it was exported' },
+  };
+  const snapshots = scenario === 'all-pass-exit0' ? [clean] : scenario === 'mixed-exit1' ? [clean, hostile, unknown] : [clean, { ...unknown, id: 'snap-infra', error: { ...unknown.error!, code: 'attach-failed', source: 'infrastructure' as const, stage: 'attach', message: 'losetup: no free loop device' } }];
+  const exitCode = scenario === 'all-pass-exit0' ? 0 : scenario === 'mixed-exit1' ? 1 : 3;
+  return {
+    schemaVersion: 1,
+    tool: { name: 'snapdrill', version: '0.0.0-test' },
+    runId: '20261124T030000Z-abcdef',
+    startedAt: '2026-11-24T03:00:00.000Z',
+    finishedAt: '2026-11-24T03:00:05.000Z',
+    durationMs: 5000,
+    host: 'helper-1',
+    provider: { type: 'local', source: 'local catalog /catalog' },
+    concurrency: 2,
+    policy: { minimum: 'crash-consistent', allowUnknown: false, rules: 0 },
+    interrupted: false,
+    exitCode,
+    summary: {
+      total: snapshots.length,
+      passed: snapshots.filter((s) => s.policy.pass).length,
+      failed: snapshots.filter((s) => !s.policy.pass).length,
+      byConsistency: {
+        'application-consistent': snapshots.filter((s) => s.consistency === 'application-consistent').length,
+        'crash-consistent': 0,
+        corrupt: snapshots.filter((s) => s.consistency === 'corrupt').length,
+        unknown: snapshots.filter((s) => s.consistency === 'unknown').length,
+      },
+      checkTimeMs: 360,
+    },
+    errors: scenario === 'harness-error-exit3' ? [{ code: 'attach-failed', message: 'losetup: no free loop device', stage: 'attach', source: 'infrastructure' }] : [],
+    snapshots,
+  };
+}

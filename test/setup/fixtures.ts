@@ -1,0 +1,20 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    fsCatalog: string;
+  }
+}
+
+/** Builds (or reuses from the cache outside the repo) the filesystem fixture images once per test run. */
+export default function setup(project: TestProject): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('the snapdrill test suite needs root: it builds filesystem images and attaches loop devices (run as root, as CI does)');
+  }
+  const script = path.resolve(import.meta.dirname, '../../fixtures/build-fs.sh');
+  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
+  const catalog = out.trim().split('\n').at(-1)!;
+  project.provide('fsCatalog', catalog);
+}
