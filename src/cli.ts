@@ -10,7 +10,8 @@ import { executeRun } from './run/run.js';
 import type { RunReport } from './run/types.js';
 import { VERSION } from './version.js';
 
-const EXIT_CODES = `Exit codes:
+/** EXIT_CODES is the exit-code table shown by every command's --help (and quoted in the README). */
+export const EXIT_CODES = `Exit codes:
   0  every snapshot met the policy
   1  at least one snapshot did not meet the policy
      (corrupt, unknown, or below the required consistency)

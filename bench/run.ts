@@ -1,0 +1,123 @@
+// snapdrill benchmarks for the local provider (issue 2 targets). Run as root after `bash scripts/setup.sh`:
+//   node --import tsx bench/run.ts [restore|concurrency|memory ...]
+// Prints a Markdown table per benchmark; numbers go in the closing notes and bench/RESULTS.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { LocalProvider } from '../src/providers/local/local.js';
+import { executeRun } from '../src/run/run.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const work = mkdtempSync(path.join('/var/tmp', 'snapdrill-bench-'));
+const fixtures = execFileSync('bash', [path.join(ROOT, 'fixtures/build-fs.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+const ROTATION = ['ext4-clean.img', 'ext4-crash.img', 'xfs-clean.img', 'xfs-crash.img', 'gpt-two.img'];
+
+function catalogOf(n: number): string {
+  const dir = mkdtempSync(path.join(work, 'cat-'));
+  for (let i = 0; i < n; i++) symlinkSync(path.join(fixtures, ROTATION[i % ROTATION.length]!), path.join(dir, `s${String(i).padStart(3, '0')}.img`));
+  return dir;
+}
+
+function ms(n: number): string {
+  return `${(n / 1000).toFixed(2)} s`;
+}
+
+async function benchRestore(): Promise<void> {
+  // A 16 GiB sparse image with 200 MiB of data spread over it, versus copying 200 MiB of dense data.
+  const img = path.join(work, 'big.img');
+  execFileSync('truncate', ['-s', '16G', img]);
+  for (let i = 0; i < 20; i++) execFileSync('dd', ['if=/dev/urandom', `of=${img}`, 'bs=1M', 'count=10', `seek=${i * 800}`, 'conv=notrunc', 'status=none']);
+  const dense = path.join(work, 'dense.img');
+  execFileSync('dd', ['if=/dev/urandom', `of=${dense}`, 'bs=1M', 'count=200', 'status=none']);
+  execFileSync('sync');
+  const cat = mkdtempSync(path.join(work, 'cat-'));
+  symlinkSync(img, path.join(cat, 'big.img'));
+  const provider = new LocalProvider({ type: 'local', catalog: cat, scratchDir: path.join(work, 'scratch') }, 'bench');
+  const ledger = Ledger.create(path.join(work, 'state'), 'bench-restore');
+  await provider.start(ledger);
+  const [snap] = await provider.listSnapshots();
+  const rows: string[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    execFileSync('bash', ['-c', 'echo 3 > /proc/sys/vm/drop_caches || true']);
+    let t = performance.now();
+    const restored = await provider.restore(snap!, { ledger, owner: `r${rep}`, signal: new AbortController().signal, timeoutMs: 600_000 });
+    const restoreMs = performance.now() - t;
+    execFileSync('bash', ['-c', 'echo 3 > /proc/sys/vm/drop_caches || true']);
+    t = performance.now();
+    execFileSync('cp', [dense, path.join(work, 'dense-copy.img')]);
+    const cpMs = performance.now() - t;
+    rows.push(`| ${rep + 1} | ${ms(restoreMs)} | ${(restored.allocatedBytes! / 2 ** 20).toFixed(0)} MiB | ${ms(cpMs)} | ${(restoreMs / cpMs).toFixed(2)} |`);
+    await ledger.releaseOwner(`r${rep}`);
+    rmSync(path.join(work, 'dense-copy.img'));
+  }
+  await ledger.releaseAll();
+  ledger.close();
+  console.log('\n### Restore: 16 GiB sparse image holding 200 MiB, vs cp of 200 MiB dense\n');
+  console.log('| rep | restore (sparse 16 GiB) | restored bytes | cp 200 MiB dense | ratio |\n|---|---|---|---|---|');
+  rows.forEach((r) => console.log(r));
+}
+
+async function runOnce(n: number, concurrency: number) {
+  const config = loadConfig(undefined, { provider: 'local', catalog: catalogOf(n), scratchDir: path.join(work, 'scratch'), out: path.join(work, 'reports'), concurrency });
+  const t = performance.now();
+  const { report } = await executeRun(config, { stateDir: path.join(work, 'state'), events: {}, signal: new AbortController().signal });
+  const wall = performance.now() - t;
+  const phase = (p: (name: string) => boolean) => report.snapshots.reduce((a, s) => a + s.phases.filter((x) => p(x.phase)).reduce((b, x) => b + x.durationMs, 0), 0);
+  return {
+    wall,
+    checkMs: report.summary.checkTimeMs,
+    restoreMs: phase((x) => x === 'restore'),
+    attachMs: phase((x) => x === 'attach'),
+    teardownMs: phase((x) => x === 'teardown'),
+    phasesMs: phase(() => true),
+  };
+}
+
+async function benchConcurrency(): Promise<void> {
+  const n = 20;
+  const def = Math.max(2, os.availableParallelism());
+  console.log(`\n### ${n} fixture snapshots: concurrency 1 vs default (${def})\n`);
+  console.log('| concurrency | wall | time in check tools | restore+attach+teardown | harness overhead (wall − check tools) | target (10% of wall + 1 s/snapshot) |\n|---|---|---|---|---|---|');
+  for (const c of [1, def]) {
+    const r = await runOnce(n, c);
+    // With concurrency > 1 tool time overlaps; the serial row is the honest overhead measure.
+    const overhead = c === 1 ? r.wall - r.checkMs : NaN;
+    const target = 0.1 * r.wall + 1000 * n;
+    console.log(`| ${c} | ${ms(r.wall)} | ${ms(r.checkMs)} | ${ms(r.restoreMs + r.attachMs + r.teardownMs)} | ${c === 1 ? `${ms(overhead)} (${((overhead / r.wall) * 100).toFixed(0)}%)` : 'n/a (overlapping)'} | ${ms(target)} |`);
+  }
+}
+
+async function benchMemory(): Promise<void> {
+  const n = 50;
+  const cat = catalogOf(n);
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/snapdrill.js'), 'run', '--provider', 'local', '--catalog', cat, '--scratch-dir', path.join(work, 'scratch'), '--state-dir', path.join(work, 'state'), '--out', path.join(work, 'reports'), '--quiet', '-j', '4'], { stdio: 'ignore' });
+  let peakKb = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      /* exited */
+    }
+  }, 25);
+  const t = performance.now();
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  clearInterval(poll);
+  console.log(`\n### Memory: ${n} snapshots, concurrency 4 (built CLI)\n`);
+  console.log(`| snapshots | wall | exit | peak RSS (VmHWM) | target |\n|---|---|---|---|---|\n| ${n} | ${ms(performance.now() - t)} | ${code} | ${(peakKb / 1024).toFixed(0)} MB | < 200 MB |`);
+}
+
+const which = process.argv.slice(2);
+const all = which.length === 0;
+try {
+  mkdirSync(path.join(work, 'scratch'), { recursive: true });
+  if (all || which.includes('restore')) await benchRestore();
+  if (all || which.includes('concurrency')) await benchConcurrency();
+  if (all || which.includes('memory')) await benchMemory();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+writeFileSync('/dev/null', '');

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what snapdrill and its tests need on a fresh Debian 12 machine, then builds it.
+# Idempotent: re-running skips what is already there. Needs root (apt, loop devices).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (it installs Debian packages; snapdrill's local provider attaches loop devices)" >&2
+  exit 2
+fi
+
+# Debian packages: the filesystem tools the checks run, and the partitioning tools the fixtures use.
+APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "setup.sh: Node.js >= 20.19 is required (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 2
+fi
+
+# npm ci only when the lockfile changed since the last install.
+stamp=node_modules/.snapdrill-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund >&2
+  echo "$want" >"$stamp"
+fi
+npm run --silent build >&2
