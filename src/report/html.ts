@@ -68,14 +68,30 @@ footer{color:var(--muted);margin:30px 0 10px;font-size:12px}
 @media print{details{display:block}details>*{display:block}pre{max-height:none}}
 `;
 
-function phaseColor(i: number): string {
-  return `p${i % 8}`;
+/** PHASE_KINDS give each kind of phase one colour in every bar, whatever phases a snapshot went through. */
+const PHASE_KINDS: [string, string][] = [
+  ['restore', 'p0'],
+  ['attach', 'p1'],
+  ['discover', 'p4'],
+  ['check', 'p2'],
+  ['teardown', 'p6'],
+];
+
+function phaseColor(phase: string): string {
+  return PHASE_KINDS.find(([k]) => phase === k || phase.startsWith(`${k} `))?.[1] ?? 'p7';
+}
+
+const SEVERITY: Record<Consistency, number> = { corrupt: 0, unknown: 1, 'crash-consistent': 2, 'application-consistent': 3 };
+
+/** triageOrder puts what needs attention first: policy failures, then by severity, then by id. */
+function triageOrder(snaps: SnapshotResult[]): SnapshotResult[] {
+  return [...snaps].sort((a, b) => Number(a.policy.pass) - Number(b.policy.pass) || SEVERITY[a.consistency] - SEVERITY[b.consistency] || a.id.localeCompare(b.id));
 }
 
 function phaseBar(s: SnapshotResult): string {
   const total = s.phases.reduce((n, p) => n + p.durationMs, 0) || 1;
   return `<div class="bar" title="${esc(s.phases.map((p) => `${p.phase}: ${formatDuration(p.durationMs)}`).join(', '))}">${s.phases
-    .map((p, i) => `<i class="${phaseColor(i)}" style="width:${((p.durationMs / total) * 100).toFixed(2)}%"></i>`)
+    .map((p) => `<i class="${phaseColor(p.phase)}" style="width:${((p.durationMs / total) * 100).toFixed(2)}%"></i>`)
     .join('')}</div>`;
 }
 
@@ -83,13 +99,13 @@ function fsChip(f: FilesystemFinding): string {
   return `<span class="badge ${FS_STATE_CLASS[f.state]}" title="${esc(f.summary)}">${esc(f.target)}${f.fstype ? ` ${esc(f.fstype)}` : ''}: ${esc(f.state)}</span>`;
 }
 
+// Hints are shown once, at the top of the snapshot (which gathers every filesystem's hints).
 function renderFilesystem(f: FilesystemFinding): string {
   const ident = [f.fstype, f.label ? `label "${f.label}"` : '', f.uuid ? `UUID ${f.uuid}` : '', bytes(f.sizeBytes)].filter(Boolean).join(', ');
   return `<h3>${esc(f.target)} <span class="badge ${FS_STATE_CLASS[f.state]}">${esc(f.state)}</span></h3>
 <div class="meta">${esc(ident)}${f.device ? ` &middot; seen at <code>${esc(f.device)}</code> during this run` : ''}</div>
 <p>${esc(f.summary)}</p>
 ${f.evidence.length ? `<ul class="ev">${f.evidence.map((e) => `<li>${esc(e.text)} <code>${esc(e.key)}</code></li>`).join('')}</ul>` : ''}
-${f.hints.map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
 ${f.excerpts
   .map(
     (x) =>
@@ -115,11 +131,11 @@ function renderSnapshot(s: SnapshotResult, i: number): string {
 ${tags.length ? `<div class="meta">tags: ${tags.map(([k, v]) => `<code>${esc(k)}=${esc(v)}</code>`).join(' ')}</div>` : ''}
 <p><b>${esc(s.summary)}</b><br><span class="meta">policy: ${esc(s.policy.reason)}</span></p>
 ${s.error ? `<div class="err"><b>${esc(s.error.stage)} failed (${esc(s.error.code)}):</b> ${esc(s.error.message)}${s.error.remedy ? `<br>Remedy: ${esc(s.error.remedy)}` : ''}</div>` : ''}
-${s.hints.map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
+${s.hints.filter((h) => h.text !== s.error?.message).map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
 ${s.filesystems.map(renderFilesystem).join('\n')}
 <details><summary>Timings: ${esc(formatDuration(total))} in ${s.phases.length} phases</summary>
 <table><tr><th>phase</th><th>started</th><th>duration</th><th>status</th></tr>
-${s.phases.map((p, j) => `<tr><td><span class="legend"><i class="${phaseColor(j)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
+${s.phases.map((p) => `<tr><td><span class="legend"><i class="${phaseColor(p.phase)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
 </table></details>
 <details><summary>Checks run (${s.checks.length})</summary>
 <table><tr><th>check</th><th>target</th><th>status</th><th>exit</th><th>time</th><th>notes</th></tr>
@@ -131,6 +147,7 @@ ${s.checks.map((c) => `<tr><td>${esc(c.check)}</td><td><code>${esc(c.target)}</c
 /** renderHtml renders a self-contained report page: no scripts, no external assets, every value escaped. */
 export function renderHtml(report: RunReport): string {
   const c = report.summary.byConsistency;
+  const ordered = triageOrder(report.snapshots);
   const status = report.interrupted ? 'interrupted' : report.exitCode === 0 ? 'all snapshots met the policy' : report.exitCode === 1 ? 'some snapshots failed the policy' : 'the harness could not complete';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -149,17 +166,18 @@ export function renderHtml(report: RunReport): string {
 </div>
 ${report.errors.map((e) => `<div class="err"><b>harness error (${esc(e.code)}) in ${esc(e.stage)}:</b> ${esc(e.message)}${e.remedy ? `<br>Remedy: ${esc(e.remedy)}` : ''}</div>`).join('')}
 <h2>Snapshots</h2>
+<p class="meta">Failures first. Bars: <span class="legend">${PHASE_KINDS.map(([k, cls]) => `<i class="${cls}"></i>${esc(k)}`).join('')}</span></p>
 <table><tr><th>snapshot</th><th>consistency</th><th>boot</th><th>policy</th><th>filesystems</th><th>time</th><th>where the time went</th></tr>
-${report.snapshots
+${ordered
   .map(
     (s, i) =>
-      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta"><code>${esc(s.source)}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${esc(s.boot)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
+      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta" title="${esc(s.source)}"><code>${esc(s.source.split('/').pop())}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${esc(s.boot)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
   )
   .join('\n')}
 </table>
 <h2>How to read this</h2>
 <p class="meta"><b>application-consistent</b>: every filesystem was cleanly unmounted or frozen; a restore needs no recovery. <b>crash-consistent</b>: something needed journal replay (what a power cut leaves) and passed after it; add quiesce pre-scripts. <b>corrupt</b>: a check found damage a restore would carry. <b>unknown</b>: nothing could be recognised or a check could not run; the reasons say why. Tool output below is shown as printed.</p>
-${report.snapshots.map(renderSnapshot).join('\n')}
+${ordered.map(renderSnapshot).join('\n')}
 <footer>snapdrill ${esc(report.tool.version)} &middot; report schema v${report.schemaVersion} &middot; machine-readable: report.json, junit.xml</footer>
 </main></body></html>
 `;
