@@ -42,6 +42,14 @@ export function jsonSummary(report: RunReport, reportDir: string, files: string[
         state: f.state,
         evidence: Object.fromEntries(f.evidence.map((e) => [e.key, e.value])),
       })),
+      databases: s.databases.map((d) => ({
+        engine: d.engine,
+        path: d.path,
+        filesystem: d.filesystem,
+        state: d.state,
+        evidence: Object.fromEntries(d.evidence.map((e) => [e.key, e.value])),
+      })),
+      canaries: s.canaries.map((c) => ({ name: c.name, path: c.path, value: c.value, pass: c.pass, detail: c.detail })),
       ...(s.error ? { error: s.error } : {}),
     })),
   };

@@ -64,8 +64,35 @@ require() {
 # scratch_dir NAME: a directory for this check's temporary mounts, under the run's scratch area (so teardown finds it).
 scratch_dir() {
   local d="${SNAPDRILL_SCRATCH:?SNAPDRILL_SCRATCH not set}/$SNAPDRILL_CHECK-$1"
+  # Two databases of one engine on one filesystem are checked at once: keep their directories apart.
+  [ -z "${SNAPDRILL_DBPATH:-}" ] || d+="-$(printf '%s' "$SNAPDRILL_DBPATH" | cksum | cut -d' ' -f1)"
   mkdir -p "$d" && printf '%s' "$d"
 }
 
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 export LC_ALL=C
+
+# fs_mount: mount the (already replayed) scratch filesystem SNAPDRILL_TARGET read-write under the
+# scratch area, once, and print the mountpoint. nosuid/nodev/noexec: restored data is untrusted;
+# nouuid for XFS, whose UUID may equal a mounted filesystem's. The harness unmounts it (fs_unmount).
+fs_mount() {
+  local mnt="${SNAPDRILL_SCRATCH:?}/fs-${SNAPDRILL_TARGET##*/}" opts="rw,nosuid,nodev,noexec"
+  mkdir -p "$mnt" || return 1
+  if ! mountpoint -q "$mnt"; then
+    [ "${SNAPDRILL_FSTYPE:-}" = xfs ] && opts+=",nouuid"
+    mount -t "${SNAPDRILL_FSTYPE:-auto}" -o "$opts" "$SNAPDRILL_TARGET" "$mnt" >&2 || return 1
+  fi
+  printf '%s' "$mnt"
+}
+
+# fs_unmount: undo fs_mount, killing anything still using the mount first (a server that would not stop).
+fs_unmount() {
+  local mnt="${SNAPDRILL_SCRATCH:?}/fs-${SNAPDRILL_TARGET##*/}"
+  mountpoint -q "$mnt" || return 0
+  umount "$mnt" 2>/dev/null && return 0
+  if command -v fuser >/dev/null 2>&1; then fuser -k -m "$mnt" >/dev/null 2>&1; sleep 1; fi
+  umount "$mnt" 2>/dev/null || umount -l "$mnt"
+}
+
+# b64d STRING: decode base64 (values the harness passes that may hold any character).
+b64d() { printf '%s' "$1" | base64 -d 2>/dev/null; }

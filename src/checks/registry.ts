@@ -7,7 +7,7 @@ import { CHECKS_DIR } from '../util/paths.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
 
 /** CheckStage says when a check runs: once per volume (discover) or once per filesystem of a matching type. */
-export type CheckStage = 'discover' | 'filesystem';
+export type CheckStage = 'discover' | 'filesystem' | 'data' | 'database';
 
 /** CheckDefinition is a parsed, validated check script. */
 export interface CheckDefinition {
@@ -16,6 +16,7 @@ export interface CheckDefinition {
   description: string;
   stage: CheckStage;
   fstypes: string[];
+  engines: string[];
   needs: string[];
   packages: Record<string, string[]>;
   timeoutMs: number | undefined;
@@ -50,6 +51,7 @@ export function parseCheckScript(file: string, text: string): CheckDefinition {
     description: (header.description ?? '').trim(),
     stage: header.stage,
     fstypes: header.appliesTo?.fstype ?? [],
+    engines: header.appliesTo?.engine ?? [],
     needs: header.needs,
     packages: header.packages ?? {},
     timeoutMs: header.timeout ? parseDuration(header.timeout) : undefined,
@@ -98,8 +100,14 @@ export class CheckRegistry {
     return [...this.checks.values()].filter((c) => c.stage === 'filesystem' && c.fstypes.includes(fstype));
   }
 
-  /** all lists every check, discover first. */
+  /** forEngine lists the database checks that apply to an engine. */
+  forEngine(engine: string): CheckDefinition[] {
+    return [...this.checks.values()].filter((c) => c.stage === 'database' && c.engines.includes(engine));
+  }
+
+  /** all lists every check in the order stages run, then by id. */
   all(): CheckDefinition[] {
-    return [...this.checks.values()].sort((a, b) => (a.stage === b.stage ? a.id.localeCompare(b.id) : a.stage === 'discover' ? -1 : 1));
+    const order: CheckStage[] = ['discover', 'filesystem', 'data', 'database'];
+    return [...this.checks.values()].sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage) || a.id.localeCompare(b.id));
   }
 }

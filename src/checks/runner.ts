@@ -70,6 +70,8 @@ export function parseFacts(checkId: string, stdout: string): { facts: Fact[]; pr
 export interface RunCheckOptions {
   target: string;
   scratch: string;
+  /** Extra SNAPDRILL_* variables for the script (database path, canaries, ...). */
+  vars?: Record<string, string>;
   defaultTimeoutMs: number;
   signal?: AbortSignal;
   onLocalProcess?: (pid: number) => void;
@@ -77,7 +79,7 @@ export interface RunCheckOptions {
 
 /** runCheck sends one check to the helper and returns what it gathered; it never judges. */
 export async function runCheck(registry: CheckRegistry, check: CheckDefinition, shell: Shell, opts: RunCheckOptions): Promise<CheckRun> {
-  const script = buildCheckScript(registry, check, { SNAPDRILL_TARGET: opts.target, SNAPDRILL_SCRATCH: opts.scratch });
+  const script = buildCheckScript(registry, check, { ...opts.vars, SNAPDRILL_TARGET: opts.target, SNAPDRILL_SCRATCH: opts.scratch });
   const r = await shell.run(script, {
     timeoutMs: check.timeoutMs ?? opts.defaultTimeoutMs,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -113,4 +115,12 @@ export async function runCheck(registry: CheckRegistry, check: CheckDefinition, 
     run.reason = `check script exited ${r.exitCode}${run.stderrTail ? `: ${run.stderrTail.trim().split('\n').slice(-1)[0]}` : ''}`;
   }
   return run;
+}
+
+/** runLibraryCommand runs one function of the check library (e.g. fs_unmount) on the helper, outside any check. */
+export async function runLibraryCommand(registry: CheckRegistry, shell: Shell, command: string, vars: Record<string, string>, opts: { timeoutMs: number; signal?: AbortSignal; onLocalProcess?: (pid: number) => void }) {
+  const exports = Object.entries({ SNAPDRILL_CHECK: 'harness', ...vars })
+    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+    .join('\n');
+  return shell.run(`${exports}\n${registry.library}\n${command}\n`, opts);
 }

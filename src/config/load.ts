@@ -5,7 +5,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
-import type { Config, ReportFormat } from './types.js';
+import type { Canary, Config, ReportFormat } from './types.js';
 
 /** CONFIG_SCHEMA is the file name of the configuration's JSON Schema under schemas/. */
 export const CONFIG_SCHEMA = 'config.schema.json';
@@ -73,6 +73,17 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
       minimum: r.policy?.minimum ?? 'crash-consistent',
       allowUnknown: r.policy?.allowUnknown ?? false,
       rules: r.policy?.rules ?? [],
+    },
+    databases: {
+      enabled: r.databases?.enabled ?? true,
+      include: r.databases?.include ?? [],
+      exclude: r.databases?.exclude ?? [],
+      sqliteScan: r.databases?.sqliteScan ?? true,
+      startupTimeoutMs: parseDuration(r.databases?.startupTimeout ?? '10m'),
+      canaries: ((r.databases?.canaries ?? []) as Record<string, any>[]).map((c) => {
+        const { freshWithin, ...rest } = c;
+        return { ...rest, ...(freshWithin ? { freshWithinMs: parseDuration(freshWithin as string) } : {}) } as Canary;
+      }),
     },
   };
   if (where !== '(flags)') resolved.source = where;

@@ -35,6 +35,32 @@ export interface Policy {
   rules: PolicyRule[];
 }
 
+/** Engine is a database engine snapdrill can find. */
+export type Engine = 'postgresql' | 'mariadb' | 'sqlite' | 'mongodb';
+
+/** Canary is a query whose answer proves the data came back (and how fresh it is). */
+export interface Canary {
+  name: string;
+  engine: Engine;
+  database?: string;
+  path?: string;
+  query: string;
+  freshWithinMs?: number;
+  atLeast?: number;
+  equals?: string;
+  match?: { tags?: Record<string, string> };
+}
+
+/** DatabaseOptions control database discovery and checks. */
+export interface DatabaseOptions {
+  enabled: boolean;
+  include: { engine: Engine; path: string }[];
+  exclude: string[];
+  sqliteScan: boolean;
+  startupTimeoutMs: number;
+  canaries: Canary[];
+}
+
 /** Config is a validated configuration with every default filled in. */
 export interface Config {
   provider: ProviderConfig;
@@ -43,6 +69,7 @@ export interface Config {
   timeouts: { restoreMs: number; attachMs: number; checkMs: number };
   output: { dir: string; formats: ReportFormat[] };
   policy: Policy;
+  databases: DatabaseOptions;
   /** Where the file was read from, for relative paths and messages; undefined when built from flags only. */
   source?: string;
 }

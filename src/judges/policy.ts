@@ -10,7 +10,12 @@ export interface PolicyResult {
 const RANK: Record<Consistency, number> = { 'application-consistent': 2, 'crash-consistent': 1, corrupt: -1, unknown: 0 };
 
 /** evaluatePolicy applies the first matching rule (or the default minimum) to one snapshot's consistency. */
-export function evaluatePolicy(snapshot: { id: string; tags: Record<string, string> }, consistency: Consistency, policy: Policy): PolicyResult {
+export function evaluatePolicy(
+  snapshot: { id: string; tags: Record<string, string> },
+  consistency: Consistency,
+  policy: Policy,
+  canaries: { name: string; pass: boolean; detail: string }[] = [],
+): PolicyResult {
   const rule = policy.rules.find(
     (r) =>
       (!r.match.ids || r.match.ids.includes(snapshot.id)) &&
@@ -25,5 +30,9 @@ export function evaluatePolicy(snapshot: { id: string; tags: Record<string, stri
   }
   if (consistency === 'corrupt') return { pass: false, minimum, reason: 'corrupt' };
   const pass = RANK[consistency] >= RANK[minimum];
-  return { pass, minimum, reason: pass ? `${consistency} meets ${minimum} (${source})` : `${consistency} is below ${minimum} required by ${source}` };
+  if (!pass) return { pass, minimum, reason: `${consistency} is below ${minimum} required by ${source}` };
+  // Consistent but stale or missing data still fails: canaries prove the data came back.
+  const failed = canaries.filter((c) => !c.pass);
+  if (failed.length) return { pass: false, minimum, reason: `canary failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}` };
+  return { pass, minimum, reason: `${consistency} meets ${minimum} (${source})${canaries.length ? `; ${canaries.length} canary quer${canaries.length === 1 ? 'y' : 'ies'} passed` : ''}` };
 }

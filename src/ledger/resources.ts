@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from '../util/exec.js';
 
@@ -109,6 +109,58 @@ export async function detachLoop(device: string): Promise<void> {
   }
 }
 
+/** processesUsing lists pids whose working directory, root, executable or open files are under dir. */
+export function processesUsing(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const links: string[] = [];
+    for (const l of ['cwd', 'root', 'exe']) {
+      try {
+        links.push(readlinkSync(`/proc/${pid}/${l}`));
+      } catch {
+        /* gone or not ours to read */
+      }
+    }
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          links.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        } catch {
+          /* closed meanwhile */
+        }
+      }
+    } catch {
+      /* gone */
+    }
+    if (links.some((l) => l.startsWith('/') && l !== '/' && within(dir, l.replace(/ \(deleted\)$/, '')))) out.push(pid);
+  }
+  return out;
+}
+
+/** killProcessesUsing stops whatever still uses dir (a database server a killed check left behind): TERM, then KILL. */
+export async function killProcessesUsing(dir: string): Promise<number[]> {
+  const pids = processesUsing(dir);
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 50 && pids.some((p) => isSameProcessAlive(p)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const p of pids) {
+    try {
+      if (isSameProcessAlive(p)) process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
 function within(dir: string, p: string): boolean {
   const rel = path.relative(dir, p);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
@@ -150,6 +202,7 @@ export async function releaseResource(r: ResourceRecord): Promise<void> {
       return;
     }
     case 'scratch-dir': {
+      await killProcessesUsing(r.path);
       await unmountMatching((m) => within(r.path, m.mountpoint));
       for (const l of await loopDevices()) if (within(r.path, l.backFile)) await detachLoop(l.name);
       if (existsSync(r.path)) rmSync(r.path, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import type { Consistency } from '../config/types.js';
+import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { FilesystemFinding } from '../judges/types.js';
 import type { RunReport, SnapshotResult } from '../run/types.js';
 import { formatDuration } from '../util/duration.js';
@@ -29,6 +30,44 @@ const FS_STATE_CLASS: Record<FilesystemFinding['state'], string> = {
   unknown: 'unk',
   'not-checked': 'muted',
 };
+
+const DB_STATE_CLASS: Record<DatabaseFinding['state'], string> = {
+  'clean-shutdown': 'ok',
+  'backup-mode': 'ok',
+  recovered: 'warn',
+  corrupt: 'bad',
+  skipped: 'unk',
+  unknown: 'unk',
+  'not-checked': 'muted',
+};
+
+function dbChip(d: DatabaseFinding): string {
+  return `<span class="badge ${DB_STATE_CLASS[d.state]}" title="${esc(`${d.path}: ${d.summary}`)}">${esc(d.engine)} ${esc(d.path.split('/').pop())}: ${esc(d.state)}</span>`;
+}
+
+function renderExcerpts(xs: FilesystemFinding['excerpts']): string {
+  return xs
+    .map(
+      (x) =>
+        `<details><summary>${esc(x.title)}${x.exitCode !== undefined ? ` (exit ${esc(x.exitCode)})` : ''}</summary>${x.command ? `<div class="meta"><code>$ ${esc(x.command)}</code></div>` : ''}<pre>${esc(x.text || '(no output)')}</pre></details>`,
+    )
+    .join('');
+}
+
+function renderDatabase(d: DatabaseFinding): string {
+  return `<h3>${esc(d.engine)} <code>${esc(d.path)}</code> <span class="badge ${DB_STATE_CLASS[d.state]}">${esc(d.state)}</span></h3>
+<div class="meta">on ${esc(d.filesystem)}${d.version ? ` &middot; version ${esc(d.version)}` : ''}</div>
+<p>${esc(d.summary)}</p>
+${d.evidence.length ? `<ul class="ev">${d.evidence.map((e) => `<li>${esc(e.text)} <code>${esc(e.key)}</code></li>`).join('')}</ul>` : ''}
+${renderExcerpts(d.excerpts)}`;
+}
+
+function renderCanaries(cs: CanaryResult[]): string {
+  if (!cs.length) return '';
+  return `<h3>Canaries</h3><table><tr><th>canary</th><th>database</th><th>expected</th><th>value</th><th>result</th></tr>
+${cs.map((c) => `<tr><td>${esc(c.name)}<div class="meta"><code>${esc(c.query)}</code></div></td><td>${esc(c.engine)} <code>${esc(c.path ?? 'not found')}</code></td><td>${esc(c.expectation)}</td><td><code>${esc(c.value ?? '')}</code></td><td class="${c.pass ? 'pass' : 'fail'}">${c.pass ? 'pass' : 'fail'}: ${esc(c.detail)}</td></tr>`).join('')}
+</table>`;
+}
 
 function bytes(n: number | undefined): string {
   if (n === undefined) return '';
@@ -106,12 +145,7 @@ function renderFilesystem(f: FilesystemFinding): string {
 <div class="meta">${esc(ident)}${f.device ? ` &middot; seen at <code>${esc(f.device)}</code> during this run` : ''}</div>
 <p>${esc(f.summary)}</p>
 ${f.evidence.length ? `<ul class="ev">${f.evidence.map((e) => `<li>${esc(e.text)} <code>${esc(e.key)}</code></li>`).join('')}</ul>` : ''}
-${f.excerpts
-  .map(
-    (x) =>
-      `<details><summary>${esc(x.title)}${x.exitCode !== undefined ? ` (exit ${esc(x.exitCode)})` : ''}</summary>${x.command ? `<div class="meta"><code>$ ${esc(x.command)}</code></div>` : ''}<pre>${esc(x.text || '(no output)')}</pre></details>`,
-  )
-  .join('')}`;
+${renderExcerpts(f.excerpts)}`;
 }
 
 function renderSnapshot(s: SnapshotResult, i: number): string {
@@ -133,6 +167,8 @@ ${tags.length ? `<div class="meta">tags: ${tags.map(([k, v]) => `<code>${esc(k)}
 ${s.error ? `<div class="err"><b>${esc(s.error.stage)} failed (${esc(s.error.code)}):</b> ${esc(s.error.message)}${s.error.remedy ? `<br>Remedy: ${esc(s.error.remedy)}` : ''}</div>` : ''}
 ${s.hints.filter((h) => h.text !== s.error?.message).map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
 ${s.filesystems.map(renderFilesystem).join('\n')}
+${s.databases.map(renderDatabase).join('\n')}
+${renderCanaries(s.canaries)}
 <details><summary>Timings: ${esc(formatDuration(total))} in ${s.phases.length} phases</summary>
 <table><tr><th>phase</th><th>started</th><th>duration</th><th>status</th></tr>
 ${s.phases.map((p) => `<tr><td><span class="legend"><i class="${phaseColor(p.phase)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
@@ -167,16 +203,16 @@ export function renderHtml(report: RunReport): string {
 ${report.errors.map((e) => `<div class="err"><b>harness error (${esc(e.code)}) in ${esc(e.stage)}:</b> ${esc(e.message)}${e.remedy ? `<br>Remedy: ${esc(e.remedy)}` : ''}</div>`).join('')}
 <h2>Snapshots</h2>
 <p class="meta">Failures first. Bars: <span class="legend">${PHASE_KINDS.map(([k, cls]) => `<i class="${cls}"></i>${esc(k)}`).join('')}</span></p>
-<table><tr><th>snapshot</th><th>consistency</th><th>boot</th><th>policy</th><th>filesystems</th><th>time</th><th>where the time went</th></tr>
+<table><tr><th>snapshot</th><th>consistency</th><th>boot</th><th>policy</th><th>filesystems</th><th>databases</th><th>time</th><th>where the time went</th></tr>
 ${ordered
   .map(
     (s, i) =>
-      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta" title="${esc(s.source)}"><code>${esc(s.source.split('/').pop())}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${esc(s.boot)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
+      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta" title="${esc(s.source)}"><code>${esc(s.source.split('/').pop())}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${esc(s.boot)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${s.databases.map(dbChip).join(' ') || '<span class="meta">none</span>'}${s.canaries.some((c) => !c.pass) ? ' <span class="badge bad">canary failed</span>' : ''}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
   )
   .join('\n')}
 </table>
 <h2>How to read this</h2>
-<p class="meta"><b>application-consistent</b>: every filesystem was cleanly unmounted or frozen; a restore needs no recovery. <b>crash-consistent</b>: something needed journal replay (what a power cut leaves) and passed after it; add quiesce pre-scripts. <b>corrupt</b>: a check found damage a restore would carry. <b>unknown</b>: nothing could be recognised or a check could not run; the reasons say why. Tool output below is shown as printed.</p>
+<p class="meta"><b>application-consistent</b>: every filesystem was cleanly unmounted or frozen; a restore needs no recovery. <b>crash-consistent</b>: something needed journal replay (what a power cut leaves) and passed after it; add quiesce pre-scripts. <b>corrupt</b>: a check found damage a restore would carry. <b>unknown</b>: nothing could be recognised or a check could not run; the reasons say why. Databases: <b>clean-shutdown</b> and <b>backup-mode</b> keep a snapshot application-consistent; <b>recovered</b> (crash recovery succeeded, integrity checks pass) makes it crash-consistent. Tool output below is shown as printed.</p>
 ${ordered.map(renderSnapshot).join('\n')}
 <footer>snapdrill ${esc(report.tool.version)} &middot; report schema v${report.schemaVersion} &middot; machine-readable: report.json, junit.xml</footer>
 </main></body></html>

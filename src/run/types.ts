@@ -1,5 +1,6 @@
 import type { CheckStatus } from '../checks/runner.js';
 import type { Consistency } from '../config/types.js';
+import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { PolicyResult } from '../judges/policy.js';
 import type { FilesystemFinding, Hint } from '../judges/types.js';
 
@@ -52,6 +53,8 @@ export interface SnapshotResult {
   reasons: string[];
   hints: Hint[];
   filesystems: FilesystemFinding[];
+  databases: DatabaseFinding[];
+  canaries: CanaryResult[];
   checks: CheckRunSummary[];
   phases: PhaseTiming[];
   policy: PolicyResult;

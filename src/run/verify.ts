@@ -1,5 +1,10 @@
 import type { CheckRegistry } from '../checks/registry.js';
-import { runCheck, type CheckRun } from '../checks/runner.js';
+import { runCheck, runLibraryCommand, type CheckRun } from '../checks/runner.js';
+import { encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, canariesFor, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
+import { judgeMariadb } from '../judges/mariadb.js';
+import { judgePostgres } from '../judges/postgresql.js';
+import { judgeSqlite } from '../judges/sqlite.js';
+import type { Engine } from '../config/types.js';
 import type { Config } from '../config/types.js';
 import { errorMessage, InterruptedError, isSnapdrillError } from '../errors.js';
 import { judgeDiscovery } from '../judges/discovery.js';
@@ -21,6 +26,29 @@ const FS_JUDGES: Record<string, (t: FsTarget, facts: Fact[]) => FilesystemFindin
   ext4: judgeExt4,
   xfs: judgeXfs,
 };
+
+/** DB_JUDGES maps an engine to the pure function that judges its database check's facts. */
+const DB_JUDGES: Partial<Record<Engine, (t: DbTarget, facts: Fact[]) => DatabaseFinding>> = {
+  postgresql: judgePostgres,
+  mariadb: judgeMariadb,
+  sqlite: judgeSqlite,
+};
+
+/** MOUNTABLE are the filesystem states whose (replayed) scratch copy is mounted to look for databases. */
+const MOUNTABLE = new Set(['clean', 'frozen', 'replayed']);
+
+/** b64 encodes a value passed to a check script that may hold any character. */
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** dbTargetsFrom reads the dbfind check's facts. */
+function dbTargetsFrom(facts: Fact[], filesystem: string): DbTarget[] {
+  return facts
+    .filter((f) => f.fact === 'database')
+    .map((f) => {
+      const v = f.value as { engine: Engine; path: string; version?: string; lockBytes?: number; missing?: boolean };
+      return { engine: v.engine, path: v.path, filesystem, ...(v.version ? { version: v.version } : {}), ...(v.lockBytes !== undefined ? { lockBytes: v.lockBytes } : {}), ...(v.missing ? { missing: true } : {}) };
+    });
+}
 
 /** VerifyDeps are what verification needs; all of it is injected so tests can use real parts selectively. */
 export interface VerifyDeps {
@@ -84,6 +112,8 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
   const checks: CheckRunSummary[] = [];
   const errors: HarnessErrorInfo[] = [];
   let findings: FilesystemFinding[] = [];
+  const databases: DatabaseFinding[] = [];
+  const canaries: CanaryResult[] = [];
   let partitionTable: string | undefined;
   let allocatedBytes: number | undefined;
   let stageError: HarnessErrorInfo | undefined;
@@ -107,13 +137,14 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
     }
   };
   const ctx = (timeoutMs: number): StageContext => ({ ledger, owner, signal, timeoutMs });
-  const check = async (id: string, target: string, scratch: string): Promise<CheckRun> => {
+  const check = async (id: string, target: string, scratch: string, vars: Record<string, string> = {}): Promise<CheckRun> => {
     const def = registry.get(id);
     const held: { release(): Promise<void> }[] = [];
     try {
       const run = await runCheck(registry, def, provider.shell(), {
         target,
         scratch,
+        vars,
         defaultTimeoutMs: config.timeouts.checkMs,
         signal,
         onLocalProcess: (pid) => {
@@ -126,6 +157,68 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
       return run;
     } finally {
       for (const h of held) await h.release();
+    }
+  };
+
+  /** inspectDatabases mounts one replayed filesystem, finds its databases, checks each (concurrently) and unmounts it. */
+  const inspectDatabases = async (t: FsTarget, fsFinding: FilesystemFinding, _device: string, scratch: string): Promise<DbTarget[]> => {
+    const fsVars = { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' };
+    const dbc = config.databases;
+    try {
+      const find = await phase(`find databases ${t.target}`, () =>
+        check('dbfind', t.device, scratch, {
+          ...fsVars,
+          SNAPDRILL_EXCLUDE: b64(dbc.exclude.join('\n')),
+          SNAPDRILL_INCLUDE: b64(dbc.include.map((i) => `${i.engine}\t${i.path}`).join('\n')),
+          SNAPDRILL_SQLITE_SCAN: dbc.sqliteScan ? '1' : '0',
+        }),
+      );
+      const mount = find.facts.find((f) => f.fact === 'mount')?.value as { ok: boolean; output?: string } | undefined;
+      if (find.status !== 'ran' || !mount?.ok) {
+        fsFinding.evidence.push({ key: 'data.mount', value: false, text: `could not mount ${t.target} to look for databases: ${mount?.output ?? find.reason ?? 'no result'}` });
+        fsFinding.state = 'unknown';
+        fsFinding.summary = `${fsFinding.summary}; but the filesystem could not be mounted to look for databases`;
+        return [];
+      }
+      const targets = dbTargetsFrom(find.facts, t.target);
+      const judged = await mapLimit(targets, 4, async (db): Promise<DatabaseFinding> => {
+        if (db.missing) {
+          const f = newDbFinding(db);
+          f.summary = `configured ${db.engine} path ${db.path} does not exist on ${t.target}`;
+          return f;
+        }
+        if (db.engine === 'mongodb') return judgeMongo(db);
+        const def = registry.forEngine(db.engine)[0];
+        const judge = DB_JUDGES[db.engine];
+        if (!def || !judge) {
+          const f = newDbFinding(db);
+          f.state = 'not-checked';
+          f.summary = `no check for ${db.engine}`;
+          return f;
+        }
+        const mine = canariesFor(dbc.canaries, db);
+        const run = await phase(`check ${def.id} ${db.path}`, () =>
+          check(def.id, t.device, scratch, {
+            ...fsVars,
+            SNAPDRILL_DBPATH: db.path,
+            SNAPDRILL_DB_TIMEOUT: String(Math.ceil(dbc.startupTimeoutMs / 1000)),
+            SNAPDRILL_CANARIES: encodeCanaries(mine),
+          }),
+        );
+        canaries.push(...evaluateCanaries(db, run.facts, mine, snap.startTime));
+        if (run.status === 'ran' || run.status === 'skipped') return judge(db, run.facts);
+        const f = newDbFinding(db);
+        f.summary = `${def.id} check ${run.status}: ${run.reason ?? 'no result'}`;
+        if (run.remedy) f.hints.push({ text: f.summary, remedy: run.remedy });
+        if (run.stderrTail) f.excerpts.push({ title: `${def.id} stderr`, exitCode: run.exitCode, text: run.stderrTail });
+        return f;
+      });
+      databases.push(...judged);
+      return targets;
+    } finally {
+      await phase(`unmount ${t.target}`, () =>
+        runLibraryCommand(registry, provider.shell(), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
+      ).catch(() => undefined);
     }
   };
 
@@ -147,6 +240,15 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
           if (run.status !== 'ran') findings.push(findingForUnfinishedRun(t, run));
           else if (judge) findings.push(judge(t, run.facts));
         }
+      }
+      if (config.databases.enabled) {
+        const found: DbTarget[] = [];
+        for (const t of d.targets) {
+          const fsFinding = findings.find((f) => f.target === t.target);
+          if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) continue;
+          found.push(...(await inspectDatabases(t, fsFinding, attached.device, restored.scratch)));
+        }
+        canaries.push(...missingCanaries(config.databases.canaries, found, snap.tags));
       }
       for (const w of attached.warnings) {
         for (const f of findings) f.evidence.push({ key: 'attach.warning', value: w, text: w });
@@ -174,7 +276,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
 
   const verdict = stageError
     ? { consistency: 'unknown' as const, summary: `could not verify: ${stageError.message}`, reasons: [`${stageError.stage}: ${stageError.message}`], hints: stageError.remedy ? [{ text: stageError.message, remedy: stageError.remedy }] : [] }
-    : judgeSnapshot(findings, snap.tags);
+    : judgeSnapshot(findings, snap.tags, databases);
   const result: SnapshotResult = {
     id: snap.id,
     source: snap.source,
@@ -186,9 +288,11 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
     reasons: verdict.reasons,
     hints: verdict.hints,
     filesystems: findings,
+    databases,
+    canaries,
     checks,
     phases,
-    policy: evaluatePolicy(snap, verdict.consistency, config.policy),
+    policy: evaluatePolicy(snap, verdict.consistency, config.policy, canaries),
     ...(snap.volumeId ? { volumeId: snap.volumeId } : {}),
     ...(snap.startTime ? { startTime: snap.startTime } : {}),
     ...(allocatedBytes !== undefined ? { allocatedBytes } : {}),

@@ -6,7 +6,8 @@ import { schemaPath } from './paths.js';
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 
-const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
+// strictRequired is off: "anyOf: [{required: [a]}, {required: [b]}]" (one of several keys) is a legitimate pattern.
+const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 const cache = new Map<string, ValidateFunction>();
 

@@ -38,6 +38,8 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
         excerpts: [{ title: 'e2fsck -fn', command: 'e2fsck -fn /dev/loop3', exitCode: 0, text: 'Pass 1: Checking inodes, blocks, and sizes\nroot: 11/16384 files' }],
       },
     ],
+    databases: [],
+    canaries: [],
     checks: [{ check: 'ext4', target: '/dev/loop3', status: 'ran', exitCode: 0, durationMs: 180, protocolErrors: [] }],
     phases: phases(5),
     policy: { pass: true, minimum: 'crash-consistent', reason: 'application-consistent meets crash-consistent (policy.minimum)' },

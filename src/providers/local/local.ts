@@ -99,7 +99,8 @@ export class LocalProvider implements Provider {
 
   async start(ledger: Ledger): Promise<void> {
     ledger.acquire('run', { kind: 'scratch-dir', path: this.runScratch });
-    mkdirSync(this.runScratch, { recursive: true, mode: 0o700 });
+    // 0711: traversable but not listable, so database engines running as their own users reach their sockets.
+    mkdirSync(this.runScratch, { recursive: true, mode: 0o711 });
   }
 
   async listSnapshots(): Promise<SnapshotInfo[]> {
@@ -150,7 +151,8 @@ export class LocalProvider implements Provider {
     const dir = path.join(this.runScratch, safeName(snapshot.id));
     // Recorded before it exists: a kill between here and mkdir leaves a record gc can act on safely.
     ctx.ledger.acquire(ctx.owner, { kind: 'scratch-dir', path: dir });
-    mkdirSync(path.join(dir, 'mnt'), { recursive: true, mode: 0o700 });
+    mkdirSync(path.join(dir, 'mnt'), { recursive: true, mode: 0o711 });
+    chmodSync(dir, 0o711);
     const copy = path.join(dir, 'disk.img');
     // Copy-on-write where the filesystem can (reflink), otherwise a sparse copy: cost follows the bytes in use.
     const r = await execFile('cp', ['--reflink=auto', '--sparse=always', snapshot.source, copy], { timeoutMs: ctx.timeoutMs, signal: ctx.signal });

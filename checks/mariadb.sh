@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# ---
+# id: mariadb
+# title: MariaDB/MySQL redo state, crash recovery and integrity
+# description: >
+#   Offline first: the InnoDB redo log header (10.8+ format: checkpoint blocks at 0x1000 and 0x2000,
+#   checkpoint_lsn vs end_lsn), the datadir version. Then starts the server on the scratch copy
+#   (--no-defaults, private socket, --skip-networking, --skip-grant-tables), records what crash
+#   recovery did, runs mariadb-check on every table (every row is parsed: it exits 0 even when a table
+#   is corrupt) and the configured canary queries, stops it, and runs innochecksum on the tablespaces
+#   (ibdata1 skipping the doublewrite buffer, pages 64-191).
+# stage: database
+# appliesTo: {engine: [mariadb]}
+# needs: [setpriv, stat, od]
+# packages: {debian: [mariadb-server], al2023: [mariadb105-server]}
+# timeout: 30m
+# mutates: true
+# facts: [files, redo, startup, tablecheck, canary, stop, innochecksum]
+# ---
+mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
+dd="$mnt$SNAPDRILL_DBPATH"
+uid=$(stat -c %u "$dd"); gid=$(stat -c %g "$dd")
+pick() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 && { command -v "$c"; return 0; }; done; return 1; }
+server=$(pick mariadbd mysqld /usr/sbin/mariadbd /usr/sbin/mysqld) || server=
+dver=$(head -c 64 "$dd/mysql_upgrade_info" 2>/dev/null | tr -dc '0-9A-Za-z.-')
+fact files "{\"owner\":$(json_str "$(stat -c %U "$dd")"),\"uid\":$uid,\"datadirVersion\":$(json_str "$dver"),\"serverVersion\":$(json_str "$([ -n "$server" ] && "$server" --version 2>/dev/null | head -n 1)"),\"ariaControl\":$([ -f "$dd/aria_log_control" ] && echo true || echo false),\"redoDir\":$([ -d "$dd/#innodb_redo" ] && echo true || echo false)}"
+
+if [ -f "$dd/ib_logfile0" ]; then
+  hx() { od -An -tx1 -v -j "$1" -N "$2" "$dd/ib_logfile0" | tr -d ' \n'; }
+  creator=$(head -c 48 "$dd/ib_logfile0" | tail -c 32 | tr -d '\000' | tr -dc '[:print:]')
+  fact redo "{\"file\":\"ib_logfile0\",\"size\":$(stat -c %s "$dd/ib_logfile0"),\"magic\":\"$(hx 0 4)\",\"creator\":$(json_str "$creator"),\"block1\":\"$(hx 4096 16)\",\"block2\":\"$(hx 8192 16)\"}"
+fi
+
+[ -n "$server" ] || skip "no mariadbd or mysqld on helper" "install mariadb-server (Debian) / mariadb105-server (Amazon Linux) on the helper, matching the source's major version"
+[ "$uid" -ne 0 ] || skip "data directory $SNAPDRILL_DBPATH is owned by root" "inspect the restored ownership"
+admin=$(pick mariadb-admin mysqladmin); check=$(pick mariadb-check mysqlcheck); client=$(pick mariadb mysql)
+
+sock=$(scratch_dir sock) || exit 1
+[ ${#sock} -lt 80 ] || sock=$(mktemp -d /tmp/snapdrill-my.XXXXXX)
+chmod 0711 "$sock"; chown "$uid:$gid" "$sock"
+log="$sock/error.log"; : >"$log"; chown "$uid:$gid" "$log"
+S="$sock/mysqld.sock"
+t0=$(date +%s.%N)
+setpriv --reuid="$uid" --regid="$gid" --clear-groups "$server" --no-defaults --datadir="$dd" --socket="$S" \
+  --pid-file="$sock/mysqld.pid" --skip-networking --skip-grant-tables --log-error="$log" \
+  --innodb-buffer-pool-size=64M --skip-log-bin --skip-slave-start >/dev/null 2>>"$log" &
+pid=$!
+stop_server() {
+  kill -0 "$pid" 2>/dev/null || return 0
+  [ -n "$admin" ] && "$admin" --socket="$S" shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 900); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+  return 1
+}
+trap 'stop_server' EXIT
+ready=false
+deadline=$(( $(date +%s) + ${SNAPDRILL_DB_TIMEOUT:-600} ))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  kill -0 "$pid" 2>/dev/null || break
+  if [ -S "$S" ] && "$admin" --socket="$S" ping >/dev/null 2>&1; then ready=true; break; fi
+  sleep 0.2
+done
+secs=$(echo "$(date +%s.%N) - $t0" | awk '{print $1 - $3}')
+died=false; kill -0 "$pid" 2>/dev/null || died=true
+keylines=$(grep -E 'crash recovery|checkpoint LSN|only scanned up|[Cc]orrupt|Aborting|not shut ?down normally|\[ERROR\]|ready for connections|Assertion|signal|Rolled back|rollback|Apply batch|log sequence number|End of log' "$log" | head -n 40)
+fact startup "{\"ready\":$ready,\"died\":$died,\"seconds\":${secs:-0},\"timeoutSeconds\":${SNAPDRILL_DB_TIMEOUT:-600},\"keyLines\":$(json_str "$keylines"),\"log\":$(json_str "$(excerpt <"$log")")}"
+
+if [ "$ready" = true ]; then
+  out=$("$check" --socket="$S" --all-databases --check 2>&1)
+  rc=$?
+  alive=true; kill -0 "$pid" 2>/dev/null || alive=false
+  fact tablecheck "{\"exitCode\":$rc,\"serverAliveAfter\":$alive,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
+  while IFS=: read -r n d q; do
+    [ -n "$n" ] || continue
+    name=$(b64d "$n"); dbname=$(b64d "$d"); query=$(b64d "$q")
+    o=$("$client" --socket="$S" -N -B ${dbname:+"$dbname"} -e "$query" 2>&1)
+    c=$?
+    fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$dbname"),\"exitCode\":$c,\"output\":$(json_str "$(printf '%s' "$o" | head -n 5 | head -c 2000)")}"
+  done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
+fi
+stop_server
+stop_clean=$?
+trap - EXIT
+fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false)}"
+
+# Page checksums mean something only after recovery has run and the server is down.
+if [ "$ready" = true ] && [ $stop_clean -eq 0 ] && command -v innochecksum >/dev/null 2>&1; then
+  fails='['; first=1; n=0
+  add() { [ $first -eq 1 ] || fails+=','; first=0; fails+="[$(json_str "$1"),$2,$(json_str "$3")]"; }
+  if [ -f "$dd/ibdata1" ]; then
+    # Pages 64-191 of ibdata1 are the doublewrite buffer: innochecksum reports false positives there (MDEV-37138).
+    for range in "-e 63" "-s 192"; do
+      # shellcheck disable=SC2086
+      o=$(innochecksum $range "$dd/ibdata1" 2>&1); c=$?; n=$((n + 1))
+      [ $c -eq 0 ] || add "ibdata1 ($range)" $c "$(printf '%s' "$o" | grep -v '^$' | head -n 3)"
+    done
+  fi
+  while IFS= read -r -d '' f; do
+    n=$((n + 1)); [ $n -le 5000 ] || break
+    o=$(innochecksum "$f" 2>&1); c=$?
+    [ $c -eq 0 ] || add "${f#"$dd/"}" $c "$(printf '%s' "$o" | grep -v '^$' | head -n 3)"
+  done < <(find "$dd" -name '*.ibd' -type f -print0)
+  fact innochecksum "{\"checked\":$n,\"failures\":$fails]}"
+fi
+exit 0

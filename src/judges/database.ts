@@ -1,0 +1,151 @@
+import type { Fact } from '../checks/runner.js';
+import type { Canary, Engine } from '../config/types.js';
+import { formatDuration } from '../util/duration.js';
+import type { Evidence, Excerpt, Hint } from './types.js';
+
+/** DbState is the closed set of database verdicts (DESIGN.md section 4), plus what could not be decided. */
+export type DbState = 'clean-shutdown' | 'backup-mode' | 'recovered' | 'corrupt' | 'skipped' | 'unknown' | 'not-checked';
+
+/** CanaryResult is one configured canary query evaluated on one database. */
+export interface CanaryResult {
+  name: string;
+  engine: Engine;
+  /** The database it ran against (path within its filesystem), or null when no matching database was found. */
+  path: string | null;
+  query: string;
+  expectation: string;
+  value: string | null;
+  pass: boolean;
+  detail: string;
+}
+
+/** DatabaseFinding is the judged state of one database found on a restored filesystem. */
+export interface DatabaseFinding {
+  engine: Engine;
+  /** Path within its filesystem: a data directory, or an SQLite file. */
+  path: string;
+  /** The filesystem it lives on ("disk", "p2", ...). */
+  filesystem: string;
+  version?: string;
+  state: DbState;
+  summary: string;
+  evidence: Evidence[];
+  hints: Hint[];
+  excerpts: Excerpt[];
+}
+
+/** DbTarget is a database discovery found: engine, path, filesystem. */
+export interface DbTarget {
+  engine: Engine;
+  path: string;
+  filesystem: string;
+  version?: string;
+  lockBytes?: number;
+  missing?: boolean;
+}
+
+/** newDbFinding starts a finding for a target, state unknown until a judge decides. */
+export function newDbFinding(t: DbTarget): DatabaseFinding {
+  return {
+    engine: t.engine,
+    path: t.path,
+    filesystem: t.filesystem,
+    ...(t.version ? { version: t.version } : {}),
+    state: 'unknown',
+    summary: '',
+    evidence: [],
+    hints: [],
+    excerpts: [],
+  };
+}
+
+/** factValue returns the value of the first fact with this name, typed loosely. */
+export function factValue<T = Record<string, any>>(facts: Fact[], name: string): T | undefined {
+  return facts.find((f) => f.fact === name)?.value as T | undefined;
+}
+
+/** skippedFinding turns a check's "skipped" fact into a finding that says why and what to install. */
+export function applySkipped(f: DatabaseFinding, facts: Fact[]): boolean {
+  const s = factValue<{ reason: string; remedy?: string }>(facts, 'skipped');
+  if (!s) return false;
+  f.state = 'skipped';
+  f.summary = `skipped: ${s.reason}`;
+  f.evidence.push({ key: `${f.engine}.skipped`, value: s.reason, text: s.reason });
+  if (s.remedy) f.hints.push({ text: `${f.engine} at ${f.path} was not checked: ${s.reason}`, remedy: s.remedy });
+  return true;
+}
+
+/** judgeMongo reports a MongoDB dbPath as found but not checked, with what the lock file says. */
+export function judgeMongo(t: DbTarget): DatabaseFinding {
+  const f = newDbFinding(t);
+  f.state = 'not-checked';
+  const unclean = (t.lockBytes ?? 0) > 0;
+  f.summary = `MongoDB dbPath found; not checked by snapdrill${unclean ? ' (mongod.lock is non-empty: unclean shutdown or fsyncLock)' : ''}`;
+  f.evidence.push({ key: 'mongodb.lock_bytes', value: t.lockBytes ?? 0, text: unclean ? `mongod.lock holds ${t.lockBytes} bytes: mongod did not shut down cleanly (also true after db.fsyncLock())` : 'mongod.lock is empty: clean shutdown' });
+  f.hints.push({ text: 'MongoDB consistency is not verified by this release', remedy: 'start mongod on a copy and run validate({full: true}) on every collection' });
+  return f;
+}
+
+/** parseCanaryTimestamp reads timestamps as PostgreSQL, MariaDB and SQLite print them; naive ones are UTC. */
+export function parseCanaryTimestamp(v: string): number {
+  let s = v.trim().replace(' ', 'T');
+  if (/[+-]\d{2}$/.test(s)) s += ':00';
+  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(s)) s += 'Z';
+  return Date.parse(s);
+}
+
+/** canariesFor lists the configured canaries that apply to one database. */
+export function canariesFor(canaries: Canary[], t: DbTarget): Canary[] {
+  return canaries.filter((c) => c.engine === t.engine && (!c.path || c.path === t.path));
+}
+
+/** evaluateCanary compares a canary's printed value with its expectation; the snapshot's start time anchors freshness. */
+export function evaluateCanary(c: Canary, path: string | null, fact: { exitCode: number; output: string } | undefined, snapshotStart: string | undefined): CanaryResult {
+  const expectation = [
+    c.freshWithinMs !== undefined ? `newer than ${formatDuration(c.freshWithinMs)} before the snapshot` : '',
+    c.atLeast !== undefined ? `at least ${c.atLeast}` : '',
+    c.equals !== undefined ? `equal to ${JSON.stringify(c.equals)}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const base = { name: c.name, engine: c.engine, path, query: c.query, expectation };
+  if (path === null) return { ...base, value: null, pass: false, detail: `no ${c.engine} database${c.path ? ` at ${c.path}` : ''} found in this snapshot, which the canary's match says must hold one` };
+  if (!fact) return { ...base, value: null, pass: false, detail: 'the query did not run (the engine did not start or the check was skipped)' };
+  if (fact.exitCode !== 0) return { ...base, value: null, pass: false, detail: `the query failed: ${fact.output.split('\n')[0]}` };
+  const value = fact.output.split('\n')[0]!.trim();
+  const problems: string[] = [];
+  if (value === '') problems.push('the query returned no value');
+  if (c.freshWithinMs !== undefined && value !== '') {
+    const t = parseCanaryTimestamp(value);
+    const anchor = snapshotStart ? Date.parse(snapshotStart) : Date.now();
+    if (Number.isNaN(t)) problems.push(`"${value}" is not a timestamp`);
+    else if (anchor - t > c.freshWithinMs) problems.push(`newest data is ${formatDuration(anchor - t)} older than the snapshot (RPO ${formatDuration(c.freshWithinMs)})`);
+  }
+  if (c.atLeast !== undefined && value !== '') {
+    const n = Number(value);
+    if (Number.isNaN(n)) problems.push(`"${value}" is not a number`);
+    else if (n < c.atLeast) problems.push(`${n} is below ${c.atLeast}`);
+  }
+  if (c.equals !== undefined && value !== c.equals) problems.push(`"${value}" is not "${c.equals}"`);
+  return { ...base, value, pass: problems.length === 0, detail: problems.length ? problems.join('; ') : 'as expected' };
+}
+
+/** evaluateCanaries evaluates every canary that applies to a database against the facts its check printed. */
+export function evaluateCanaries(t: DbTarget, facts: Fact[], canaries: Canary[], snapshotStart: string | undefined): CanaryResult[] {
+  const printed = facts.filter((x) => x.fact === 'canary').map((x) => x.value as { name: string; exitCode: number; output: string });
+  return canariesFor(canaries, t).map((c) => evaluateCanary(c, t.path, printed.find((p) => p.name === c.name), snapshotStart));
+}
+
+/** missingCanaries fails the canaries whose match says this snapshot must hold their database, when none was found. */
+export function missingCanaries(canaries: Canary[], found: DbTarget[], tags: Record<string, string>): CanaryResult[] {
+  return canaries
+    .filter((c) => c.match && Object.entries(c.match.tags ?? {}).every(([k, v]) => tags[k] === v))
+    .filter((c) => !found.some((t) => canariesFor([c], t).length > 0))
+    .map((c) => evaluateCanary(c, null, undefined, undefined));
+}
+
+/** encodeCanaries passes a database's canaries to a check: one line per canary, base64 fields separated by ':' (not in base64's alphabet, and not whitespace, which `read` would merge). */
+export function encodeCanaries(canaries: Canary[]): string {
+  const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+  return b64(canaries.map((c) => [c.name, c.database ?? '', c.query].map(b64).join(':')).join('\n'));
+}
