@@ -9,16 +9,25 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-# Debian packages: the filesystem tools the checks run, and the partitioning tools the fixtures use.
-APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils)
+# Debian packages: the filesystem and database tools the checks run (the local provider's helper is
+# this machine), and the partitioning tools the fixtures use.
+APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils psmisc sqlite3 postgresql postgresql-contrib mariadb-server)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}" >&2
+  # Installing a server package must not start a service on this machine: snapdrill starts engines
+  # itself, on scratch copies, and stops them.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  [ $created_policy -eq 0 ] || { rm -f /usr/sbin/policy-rc.d; trap - EXIT; }
 fi
 
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then

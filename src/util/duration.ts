@@ -14,11 +14,19 @@ export function parseDuration(value: string | number): number {
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
-/** formatDuration renders milliseconds for humans: 850ms, 12.3s, 4m05s. */
+/** formatDuration renders milliseconds for humans: 850ms, 12.3s, 4m05s, 26h00m, 4d01h. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const m = Math.floor(ms / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
-  return `${m}m${String(s).padStart(2, '0')}s`;
+  if (ms < 3_600_000) {
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${m}m${String(s).padStart(2, '0')}s`;
+  }
+  if (ms < 48 * 3_600_000) {
+    const h = Math.floor(ms / 3_600_000);
+    return `${h}h${String(Math.round((ms % 3_600_000) / 60_000)).padStart(2, '0')}m`;
+  }
+  const d = Math.floor(ms / 86_400_000);
+  return `${d}d${String(Math.round((ms % 86_400_000) / 3_600_000)).padStart(2, '0')}h`;
 }

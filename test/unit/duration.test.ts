@@ -17,5 +17,7 @@ describe('parseDuration', () => {
     expect(formatDuration(850)).toBe('850ms');
     expect(formatDuration(12_340)).toBe('12.3s');
     expect(formatDuration(245_000)).toBe('4m05s');
+    expect(formatDuration(26 * 3_600_000)).toBe('26h00m');
+    expect(formatDuration(97 * 3_600_000)).toBe('4d01h');
   });
 });
