@@ -66,10 +66,12 @@ keylines=$(grep -E 'crash recovery|checkpoint LSN|only scanned up|[Cc]orrupt|Abo
 fact startup "{\"ready\":$ready,\"died\":$died,\"seconds\":${secs:-0},\"timeoutSeconds\":${SNAPDRILL_DB_TIMEOUT:-600},\"keyLines\":$(json_str "$keylines"),\"log\":$(json_str "$(excerpt <"$log")")}"
 
 if [ "$ready" = true ]; then
+  t_check=$(now_ms)
   out=$("$check" --socket="$S" --all-databases --check 2>&1)
   rc=$?
+  ms_check=$(( $(now_ms) - t_check ))
   alive=true; kill -0 "$pid" 2>/dev/null || alive=false
-  fact tablecheck "{\"exitCode\":$rc,\"serverAliveAfter\":$alive,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
+  fact tablecheck "{\"exitCode\":$rc,\"ms\":$ms_check,\"serverAliveAfter\":$alive,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
   while IFS=: read -r n d q; do
     [ -n "$n" ] || continue
     name=$(b64d "$n"); dbname=$(b64d "$d"); query=$(b64d "$q")
@@ -78,13 +80,15 @@ if [ "$ready" = true ]; then
     fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$dbname"),\"exitCode\":$c,\"output\":$(json_str "$(printf '%s' "$o" | head -n 5 | head -c 2000)")}"
   done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
 fi
+t_stop=$(now_ms)
 stop_server
 stop_clean=$?
 trap - EXIT
-fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false)}"
+fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t_stop ))}"
 
 # Page checksums mean something only after recovery has run and the server is down.
 if [ "$ready" = true ] && [ $stop_clean -eq 0 ] && command -v innochecksum >/dev/null 2>&1; then
+  t_inno=$(now_ms)
   fails='['; first=1; n=0
   add() { [ $first -eq 1 ] || fails+=','; first=0; fails+="[$(json_str "$1"),$2,$(json_str "$3")]"; }
   if [ -f "$dd/ibdata1" ]; then
@@ -100,6 +104,6 @@ if [ "$ready" = true ] && [ $stop_clean -eq 0 ] && command -v innochecksum >/dev
     o=$(innochecksum "$f" 2>&1); c=$?
     [ $c -eq 0 ] || add "${f#"$dd/"}" $c "$(printf '%s' "$o" | grep -v '^$' | head -n 3)"
   done < <(find "$dd" -name '*.ibd' -type f -print0)
-  fact innochecksum "{\"checked\":$n,\"failures\":$fails]}"
+  fact innochecksum "{\"checked\":$n,\"ms\":$(( $(now_ms) - t_inno )),\"failures\":$fails]}"
 fi
 exit 0

@@ -158,10 +158,11 @@ if [ "$ready" = true ]; then
     fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$dbname"),\"exitCode\":$rc,\"output\":$(json_str "$(printf '%s' "$out" | head -n 5 | head -c 2000)")}"
   done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
 fi
+t_stop=$(now_ms)
 stop_server
 stop_clean=$?
 trap - EXIT
-fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false)}"
+fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t_stop ))}"
 
 if [ "$ready" = true ] && [ "$stop_clean" -eq 0 ] && [ "${checksums:-0}" != 0 ] && [ -x "$bindir/pg_checksums" ]; then
   fact_run checksums run "$bindir/pg_checksums" --check -D "$dd"

@@ -29,9 +29,10 @@ if [ -e "$db-wal" ]; then winfo="{\"size\":$(size "$db-wal"),\"head\":\"$(hex "$
 fact files "{\"size\":$(size "$db"),\"header\":\"$(hex "$db" 0 100)\",\"journal\":$jinfo,\"wal\":$winfo}"
 
 # Opening the scratch copy recovers it (rollback or WAL replay): that is the restore a user would get.
+t0=$(now_ms)
 out=$(sqlite3 -batch "$db" 'PRAGMA integrity_check;' 2>&1)
 rc=$?
-fact integrity "{\"exitCode\":$rc,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
+fact integrity "{\"exitCode\":$rc,\"ms\":$(( $(now_ms) - t0 )),\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
 
 while IFS=: read -r n _db q; do
   [ -n "$n" ] || continue

@@ -38,13 +38,17 @@ $(printf '%s\n' "$all" | tail -n 10)"
 
 # fact_run NAME CMD ARGS...: run a tool, print {"exitCode":N,"output":EXCERPT,"command":...} as fact NAME.
 fact_run() {
-  local name=$1 out rc
+  local name=$1 out rc t0
   shift
+  t0=$(now_ms)
   out=$("$@" 2>&1)
   rc=$?
-  fact "$name" "{\"command\":$(json_str "$*"),\"exitCode\":$rc,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
+  fact "$name" "{\"command\":$(json_str "$*"),\"exitCode\":$rc,\"ms\":$(( $(now_ms) - t0 )),\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
   return $rc
 }
+
+# now_ms: milliseconds since the epoch (tool time is reported so the harness's own overhead can be measured).
+now_ms() { date +%s%3N; }
 
 # skip REASON REMEDY: report that the check cannot run here, and stop.
 skip() {
