@@ -23,7 +23,7 @@ uid=$(stat -c %u "$dd"); gid=$(stat -c %g "$dd")
 pick() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 && { command -v "$c"; return 0; }; done; return 1; }
 server=$(pick mariadbd mysqld /usr/sbin/mariadbd /usr/sbin/mysqld) || server=
 dver=$(head -c 64 "$dd/mysql_upgrade_info" 2>/dev/null | tr -dc '0-9A-Za-z.-')
-fact files "{\"owner\":$(json_str "$(stat -c %U "$dd")"),\"uid\":$uid,\"datadirVersion\":$(json_str "$dver"),\"serverVersion\":$(json_str "$([ -n "$server" ] && "$server" --version 2>/dev/null | head -n 1)"),\"ariaControl\":$([ -f "$dd/aria_log_control" ] && echo true || echo false),\"redoDir\":$([ -d "$dd/#innodb_redo" ] && echo true || echo false)}"
+fact files "{\"owner\":$(json_str "$(stat -c %U "$dd")"),\"uid\":$uid,\"datadirVersion\":$(json_str "$dver"),\"serverVersion\":$(json_str "$([ -n "$server" ] && "$server" --version 2>/dev/null | head -n 1 | sed "s/^.* Ver //")"),\"ariaControl\":$([ -f "$dd/aria_log_control" ] && echo true || echo false),\"redoDir\":$([ -d "$dd/#innodb_redo" ] && echo true || echo false)}"
 
 if [ -f "$dd/ib_logfile0" ]; then
   hx() { od -An -tx1 -v -j "$1" -N "$2" "$dd/ib_logfile0" | tr -d ' \n'; }
@@ -35,8 +35,10 @@ fi
 [ "$uid" -ne 0 ] || skip "data directory $SNAPDRILL_DBPATH is owned by root" "inspect the restored ownership"
 admin=$(pick mariadb-admin mysqladmin); check=$(pick mariadb-check mysqlcheck); client=$(pick mariadb mysql)
 
-sock=$(scratch_dir sock) || exit 1
-[ ${#sock} -lt 80 ] || sock=$(mktemp -d /tmp/snapdrill-my.XXXXXX)
+# Unix socket paths are limited to 107 bytes: keep the directory name short, under the scratch area.
+sock="$SNAPDRILL_SCRATCH/my$(printf '%s' "$SNAPDRILL_DBPATH" | cksum | cut -c1-6)"
+tmpsock=
+if [ ${#sock} -gt 88 ]; then sock=$(mktemp -d /tmp/snapdrill-my.XXXXXX); tmpsock=$sock; else mkdir -p "$sock"; fi
 chmod 0711 "$sock"; chown "$uid:$gid" "$sock"
 log="$sock/error.log"; : >"$log"; chown "$uid:$gid" "$log"
 S="$sock/mysqld.sock"
@@ -52,7 +54,7 @@ stop_server() {
   kill -KILL "$pid" 2>/dev/null
   return 1
 }
-trap 'stop_server' EXIT
+trap 'stop_server; [ -z "$tmpsock" ] || rm -rf "$tmpsock"' EXIT
 ready=false
 deadline=$(( $(date +%s) + ${SNAPDRILL_DB_TIMEOUT:-600} ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -84,6 +86,7 @@ t_stop=$(now_ms)
 stop_server
 stop_clean=$?
 trap - EXIT
+[ -z "$tmpsock" ] || rm -rf "$tmpsock"
 fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t_stop ))}"
 
 # Page checksums mean something only after recovery has run and the server is down.

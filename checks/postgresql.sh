@@ -101,8 +101,10 @@ fi
 
 # Start the server on the scratch copy: private socket, no TCP, our own minimal configuration.
 run() { setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"; }
-sock=$(scratch_dir sock) || exit 1
-[ ${#sock} -lt 80 ] || sock=$(mktemp -d /tmp/snapdrill-pg.XXXXXX)
+# Unix socket paths are limited to 107 bytes: keep the directory name short, under the scratch area.
+sock="$SNAPDRILL_SCRATCH/pg$(printf '%s' "$SNAPDRILL_DBPATH" | cksum | cut -c1-6)"
+tmpsock=
+if [ ${#sock} -gt 88 ]; then sock=$(mktemp -d /tmp/snapdrill-pg.XXXXXX); tmpsock=$sock; else mkdir -p "$sock"; fi
 chmod 0711 "$sock"; chown "$uid:$gid" "$sock"
 conf="$sock/conf"; mkdir -p "$conf"
 : >"$conf/postgresql.conf"; : >"$conf/pg_ident.conf"
@@ -125,7 +127,7 @@ stop_server() {
   kill -QUIT "$pid" 2>/dev/null; sleep 2; kill -KILL "$pid" 2>/dev/null
   return 1
 }
-trap 'stop_server' EXIT
+trap 'stop_server; [ -z "$tmpsock" ] || rm -rf "$tmpsock"' EXIT
 ready=false
 deadline=$(( $(date +%s) + ${SNAPDRILL_DB_TIMEOUT:-600} ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -162,6 +164,7 @@ t_stop=$(now_ms)
 stop_server
 stop_clean=$?
 trap - EXIT
+[ -z "$tmpsock" ] || rm -rf "$tmpsock"
 fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t_stop ))}"
 
 if [ "$ready" = true ] && [ "$stop_clean" -eq 0 ] && [ "${checksums:-0}" != 0 ] && [ -x "$bindir/pg_checksums" ]; then
