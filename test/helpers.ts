@@ -11,6 +11,11 @@ export function fsCatalog(): string {
   return inject('fsCatalog');
 }
 
+/** dbCatalog is the database fixture catalog built by test/setup/fixtures.ts. */
+export function dbCatalog(): string {
+  return inject('dbCatalog');
+}
+
 /** fixture returns the path of one fixture image. */
 export function fixture(name: string): string {
   return path.join(fsCatalog(), name);
@@ -41,13 +46,15 @@ export function removeTempDirs(): void {
   for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** catalogOf makes a catalog directory holding symlinks to the named fixtures (with their sidecars). */
+/** catalogOf makes a catalog directory holding symlinks to the named fixtures (with their sidecars), from either fixture catalog. */
 export function catalogOf(names: string[]): string {
   const dir = tempDir('cat');
   for (const n of names) {
     const base = n.replace(/\.(img|raw)$/, '');
-    for (const f of readdirSync(fsCatalog()).filter((f) => f === n || f === `${base}.json`)) {
-      execFileSync('ln', ['-s', path.join(fsCatalog(), f), path.join(dir, f)]);
+    const from = [fsCatalog(), dbCatalog()].find((c) => readdirSync(c).includes(n));
+    if (!from) throw new Error(`no fixture named ${n}`);
+    for (const f of readdirSync(from).filter((f) => f === n || f === `${base}.json`)) {
+      execFileSync('ln', ['-s', path.join(from, f), path.join(dir, f)]);
     }
   }
   return dir;

@@ -45,11 +45,21 @@ describe('reports', () => {
 
   it('shows summary counts, one row per snapshot, timings and expandable evidence', () => {
     const html = renderHtml(sampleReport('mixed-exit1'));
-    expect(html).toMatch(/<b>3<\/b>snapshots/);
-    expect(html).toMatch(/<b>1<\/b>corrupt/);
-    expect((html.match(/<tr><td><a href="#snap-/g) ?? []).length).toBe(3);
+    expect(html).toMatch(/<b>4<\/b>snapshots/);
+    expect(html).toMatch(/<b>2<\/b>corrupt/);
+    expect((html.match(/<tr><td><a href="#snap-/g) ?? []).length).toBe(4);
     expect(html).toContain('<details><summary>Timings');
     expect(html).toContain('Remedy: restore from an earlier snapshot');
+  });
+
+  it('shows each database with its state and evidence, and canaries with their values, escaped', () => {
+    const html = renderHtml(sampleReport('mixed-exit1'));
+    expect(html).toContain('postgresql <code>/var/lib/postgresql/15/main</code> <span class="badge bad">corrupt</span>');
+    expect(html).toContain('valid WAL records exist after the break');
+    expect(html).toContain('<span class="badge bad">canary failed</span>');
+    expect(html).toContain('orders &lt;fresh&gt;');
+    expect(html).toContain('newest data is 4d01h older than the snapshot (RPO 26h00m)');
+    expect(html).toContain('redo done at 0/3A0B2F8 &lt;not markup&gt;');
   });
 
   it('writes well-formed JUnit with a failure per policy failure and an error per harness failure', () => {
@@ -59,8 +69,8 @@ describe('reports', () => {
     }
     const mixed = new XMLParser({ ignoreAttributes: false }).parse(renderJunit(sampleReport('mixed-exit1')));
     const suite = mixed.testsuites.testsuite;
-    expect(suite['@_tests']).toBe('3');
-    expect(suite['@_failures']).toBe('2');
+    expect(suite['@_tests']).toBe('4');
+    expect(suite['@_failures']).toBe('3');
     expect(suite['@_errors']).toBe('0');
     const infra = new XMLParser({ ignoreAttributes: false }).parse(renderJunit(sampleReport('harness-error-exit3')));
     expect(infra.testsuites.testsuite['@_errors']).toBe('1');

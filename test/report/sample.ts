@@ -65,6 +65,35 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
     ],
     policy: { pass: false, minimum: 'crash-consistent', reason: 'corrupt' },
   };
+  const database: SnapshotResult = {
+    ...clean,
+    id: 'snap-db-walgap',
+    source: '/catalog/pg-walgap.img',
+    consistency: 'corrupt',
+    summary: 'corrupt: postgresql /var/lib/postgresql/15/main on disk: silent data loss',
+    reasons: ['postgresql /var/lib/postgresql/15/main on disk: silent data loss: WAL breaks at 0/3A0B2F8 but later segments hold committed records'],
+    hints: [{ text: 'WAL after 0/3A0B2F8 is unreachable', remedy: 'restore an earlier snapshot plus archived WAL (PITR)' }],
+    databases: [
+      {
+        engine: 'postgresql',
+        path: '/var/lib/postgresql/15/main',
+        filesystem: 'disk',
+        version: '15',
+        state: 'corrupt',
+        summary: 'silent data loss: WAL breaks at 0/3A0B2F8 but later segments hold committed records',
+        evidence: [
+          { key: 'postgresql.cluster_state', value: 'in production', text: 'pg_controldata: Database cluster state: in production' },
+          { key: 'postgresql.wal_beyond_end', value: '00000001000000000000003B', text: 'valid WAL records exist after the break, in segment 00000001000000000000003B' },
+        ],
+        hints: [],
+        excerpts: [{ title: 'server log on the copy (key lines)', text: 'LOG:  redo done at 0/3A0B2F8 <not markup>' }],
+      },
+    ],
+    canaries: [
+      { name: 'orders <fresh>', engine: 'postgresql', path: '/var/lib/postgresql/15/main', query: "select max(created_at) from orders where note <> '<b>'", expectation: 'newer than 26h00m before the snapshot', value: '2026-11-16 02:00:00', pass: false, detail: 'newest data is 4d01h older than the snapshot (RPO 26h00m)' },
+    ],
+    policy: { pass: false, minimum: 'crash-consistent', reason: 'corrupt' },
+  };
   const unknown: SnapshotResult = {
     ...clean,
     id: 'empty',
@@ -79,7 +108,7 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
     policy: { pass: false, minimum: 'crash-consistent', reason: 'consistency could not be determined (set policy.allowUnknown to accept)' },
     error: { code: 'image-empty', message: 'image /catalog/empty.img is empty (0 bytes)', stage: 'restore', source: 'user', remedy: 'check how it was exported' },
   };
-  const snapshots = scenario === 'all-pass-exit0' ? [clean] : scenario === 'mixed-exit1' ? [clean, hostile, unknown] : [clean, { ...unknown, id: 'snap-infra', error: { ...unknown.error!, code: 'attach-failed', source: 'infrastructure' as const, stage: 'attach', message: 'losetup: no free loop device' } }];
+  const snapshots = scenario === 'all-pass-exit0' ? [clean] : scenario === 'mixed-exit1' ? [clean, hostile, unknown, database] : [clean, { ...unknown, id: 'snap-infra', error: { ...unknown.error!, code: 'attach-failed', source: 'infrastructure' as const, stage: 'attach', message: 'losetup: no free loop device' } }];
   const exitCode = scenario === 'all-pass-exit0' ? 0 : scenario === 'mixed-exit1' ? 1 : 3;
   return {
     schemaVersion: 1,

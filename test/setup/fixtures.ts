@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 declare module 'vitest' {
   export interface ProvidedContext {
     fsCatalog: string;
+    dbCatalog: string;
   }
 }
 
@@ -13,8 +14,11 @@ export default function setup(project: TestProject): void {
   if (process.getuid?.() !== 0) {
     throw new Error('the snapdrill test suite needs root: it builds filesystem images and attaches loop devices (run as root, as CI does)');
   }
-  const script = path.resolve(import.meta.dirname, '../../fixtures/build-fs.sh');
-  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
-  const catalog = out.trim().split('\n').at(-1)!;
-  project.provide('fsCatalog', catalog);
+  const build = (name: string) => {
+    const script = path.resolve(import.meta.dirname, `../../fixtures/${name}`);
+    const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 900_000 });
+    return out.trim().split('\n').at(-1)!;
+  };
+  project.provide('fsCatalog', build('build-fs.sh'));
+  project.provide('dbCatalog', build('build-db.sh'));
 }
