@@ -1,5 +1,5 @@
 // snapdrill benchmarks for the local provider (issue 2 targets). Run as root after `bash scripts/setup.sh`:
-//   node --import tsx bench/run.ts [restore|concurrency|memory ...]
+//   node --import tsx bench/run.ts [restore|concurrency|memory|databases ...]
 // Prints a Markdown table per benchmark; numbers go in the closing notes and bench/RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -110,6 +110,60 @@ async function benchMemory(): Promise<void> {
   console.log(`| snapshots | wall | exit | peak RSS (VmHWM) | target |\n|---|---|---|---|---|\n| ${n} | ${ms(performance.now() - t)} | ${code} | ${(peakKb / 1024).toFixed(0)} MB | < 200 MB |`);
 }
 
+/** engineMs sums the time a database check spent inside the engine and its tools, from the facts it printed. */
+function engineMs(facts: { fact: string; value: any }[]): number {
+  let ms = 0;
+  for (const f of facts) {
+    if (f.fact === 'startup') ms += (f.value.seconds ?? 0) * 1000;
+    else if (typeof f.value?.ms === 'number') ms += f.value.ms;
+  }
+  return ms;
+}
+
+async function benchDatabases(): Promise<void> {
+  const dbCatalog = execFileSync('bash', [path.join(ROOT, 'fixtures/build-db.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  const { CheckRegistry } = await import('../src/checks/registry.js');
+  const { runCheck } = await import('../src/checks/runner.js');
+  const registry = CheckRegistry.load();
+  const provider = new LocalProvider({ type: 'local', catalog: dbCatalog, scratchDir: path.join(work, 'scratch') }, 'bench-db');
+  const ledger = Ledger.create(path.join(work, 'state'), 'bench-db');
+  await provider.start(ledger);
+  const signal = new AbortController().signal;
+  const perEngine = new Map<string, { n: number; wall: number; engine: number }>();
+  for (const snap of await provider.listSnapshots()) {
+    const ctx = { ledger, owner: snap.id, signal, timeoutMs: 600_000 };
+    const restored = await provider.restore(snap, ctx);
+    const attached = await provider.attach(restored, ctx);
+    const opts = { target: attached.device, scratch: restored.scratch, defaultTimeoutMs: 600_000 };
+    await runCheck(registry, registry.get('ext4'), provider.shell(), opts);
+    const find = await runCheck(registry, registry.get('dbfind'), provider.shell(), { ...opts, vars: { SNAPDRILL_FSTYPE: 'ext4' } });
+    for (const db of find.facts.filter((f) => f.fact === 'database').map((f) => f.value as { engine: string; path: string })) {
+      const def = registry.forEngine(db.engine)[0];
+      if (!def) continue;
+      const run = await runCheck(registry, def, provider.shell(), { ...opts, vars: { SNAPDRILL_FSTYPE: 'ext4', SNAPDRILL_DBPATH: db.path } });
+      const e = perEngine.get(db.engine) ?? { n: 0, wall: 0, engine: 0 };
+      e.n++;
+      e.wall += run.durationMs;
+      e.engine += engineMs(run.facts);
+      perEngine.set(db.engine, e);
+    }
+    await ledger.releaseOwner(snap.id);
+  }
+  await ledger.releaseAll();
+  ledger.close();
+  console.log('\n### Database checks on the fixtures: time per engine, and what the harness adds beyond the engine\n');
+  console.log('| engine | databases | mean check time | mean time inside engine and its tools | mean overhead (scripting, discovery of files, waiting) |\n|---|---|---|---|---|');
+  for (const [engine, e] of perEngine) console.log(`| ${engine} | ${e.n} | ${ms(e.wall / e.n)} | ${ms(e.engine / e.n)} | ${ms((e.wall - e.engine) / e.n)} |`);
+  const def = Math.max(2, os.availableParallelism());
+  console.log(`\n| whole database catalog | wall |\n|---|---|`);
+  for (const c of [1, def]) {
+    const config = loadConfig(undefined, { provider: 'local', catalog: dbCatalog, scratchDir: path.join(work, 'scratch'), out: path.join(work, 'reports'), concurrency: c });
+    const t = performance.now();
+    await executeRun(config, { stateDir: path.join(work, 'state'), events: {}, signal: new AbortController().signal });
+    console.log(`| concurrency ${c} | ${ms(performance.now() - t)} |`);
+  }
+}
+
 const which = process.argv.slice(2);
 const all = which.length === 0;
 try {
@@ -117,6 +171,7 @@ try {
   if (all || which.includes('restore')) await benchRestore();
   if (all || which.includes('concurrency')) await benchConcurrency();
   if (all || which.includes('memory')) await benchMemory();
+  if (all || which.includes('databases')) await benchDatabases();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listLedgers } from '../../src/ledger/ledger.js';
-import { currentMounts, isSameProcessAlive } from '../../src/ledger/resources.js';
+import { currentMounts, isSameProcessAlive, processesUsing } from '../../src/ledger/resources.js';
 import { catalogOf, leftovers, tempDir } from '../helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -104,6 +104,28 @@ describe('a run killed mid-flight', () => {
       expect(again.stdout).toBe('nothing left over\n');
     });
   }
+
+  it('GIVEN a run killed with SIGKILL while PostgreSQL runs on the scratch copy WHEN gc runs THEN the server is gone too', async () => {
+    const s = { ...setup(), catalog: catalogOf(['pg-crash.img']) };
+    const child = cli(runArgs(s));
+    const done = exited(child);
+    const serverRunning = () => processesUsing(s.scratch).some((p) => /postgres/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
+    await waitFor('postgres running on the copy', () => {
+      try {
+        return serverRunning();
+      } catch {
+        return false;
+      }
+    });
+    child.kill('SIGKILL');
+    await done;
+    expect(processesUsing(s.scratch).length).toBeGreaterThan(0);
+    const gc = await exited(cli(['gc', '--state-dir', s.state, '--yes']));
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(processesUsing(s.scratch)).toEqual([]);
+    expect(await leftovers(s.scratch)).toEqual([]);
+    expect(readdirSync(s.scratch)).toEqual([]);
+  });
 
   it('GIVEN a run that receives SIGTERM while a check holds a mount THEN it removes everything itself, reports the interruption and exits 3', async () => {
     const s = setup();
