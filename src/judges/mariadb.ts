@@ -48,6 +48,10 @@ export function parseTableCheck(text: string): TableStatus[] {
   return out;
 }
 
+/** ENVIRONMENT_FAILURE matches startup failures caused by the helper, not by the data. */
+// (Not "Unknown/unsupported storage engine: InnoDB": that follows a failed recovery too.)
+const ENVIRONMENT_FAILURE = /Permission denied|Errcode: 13|Can't create\/write to file|Bind on unix socket|Out of memory/;
+
 const NOT_QUIESCED_MY = {
   text: 'MariaDB was running when the snapshot was taken: the restore depends on InnoDB crash recovery (FLUSH TABLES WITH READ LOCK does not make InnoDB clean on disk)',
   remedy: 'snapshot a mariabackup --prepare\'d copy, or a replica stopped for the snapshot, or stop the server first',
@@ -91,7 +95,10 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
     if (recoveredOnStart) ev.push({ key: 'mariadb.crash_recovery', value: true, text: `startup on the copy: ${/(InnoDB: Starting crash recovery[^\n]*)/.exec(start.keyLines)?.[1] ?? 'crash recovery'}` });
     if (/only scanned up to|Aborting/.test(start.keyLines)) ev.push({ key: 'mariadb.redo_damage', value: true, text: 'recovery aborted: the redo log is damaged inside the recovery range' });
     if (start.ready) ev.push({ key: 'mariadb.started', value: true, text: `the server started on the copy in ${start.seconds.toFixed(1)}s` });
-    else if (start.died) {
+    else if (start.died && ENVIRONMENT_FAILURE.test(start.log)) {
+      unknown.push(`the server could not start on the helper (not a problem of the snapshot): ${ENVIRONMENT_FAILURE.exec(start.log)![0]}`);
+      f.hints.push({ text: 'the helper could not run MariaDB on the copy', remedy: 'read the error log excerpt: check permissions on the scratch directory and the server version' });
+    } else if (start.died) {
       corrupt.push('the server did not start on the copy: crash recovery failed');
       f.hints.push({ text: 'a restore of this snapshot would not start MariaDB', remedy: 'read the error log excerpt; restore an earlier snapshot; innodb_force_recovery on a copy only to salvage data' });
     } else unknown.push(`recovery did not finish within ${start.timeoutSeconds}s`);

@@ -22,6 +22,9 @@ export function lsnToNumber(lsn: string): number {
   return parseInt(hi!, 16) * 0x100000000 + parseInt(lo!, 16);
 }
 
+/** ENVIRONMENT_FAILURE matches startup failures caused by the helper, not by the data. */
+const ENVIRONMENT_FAILURE = /Permission denied|could not create lock file|could not bind|could not create any Unix-domain sockets|could not access directory|out of memory|could not load library/;
+
 const NOT_QUIESCED_PG = {
   text: 'PostgreSQL was running and not in backup mode when the snapshot was taken: the restore depends on crash recovery',
   remedy: 'snapshot from a pre-script that calls pg_backup_start and writes the backup_label returned by pg_backup_stop into the snapshot, or snapshot a standby, or stop PostgreSQL first',
@@ -100,6 +103,9 @@ export function judgePostgres(t: DbTarget, facts: Fact[]): DatabaseFinding {
     if (stopLine) ev.push({ key: 'postgresql.redo_stop', value: stopLine, text: `recovery stopped at: ${stopLine}` });
     if (start.ready) {
       ev.push({ key: 'postgresql.started', value: true, text: `the server started on the copy in ${start.seconds.toFixed(1)}s` });
+    } else if (start.died && ENVIRONMENT_FAILURE.test(start.log)) {
+      unknown.push(`the server could not start on the helper (not a problem of the snapshot): ${ENVIRONMENT_FAILURE.exec(start.log)![0]}`);
+      f.hints.push({ text: 'the helper could not run PostgreSQL on the copy', remedy: 'read the server log excerpt: check permissions on the scratch directory and that no other server holds the socket' });
     } else if (start.died) {
       corrupt.push('the server did not start on the copy: recovery failed');
       ev.push({ key: 'postgresql.started', value: false, text: 'the server exited during startup/recovery on the copy' });

@@ -90,9 +90,18 @@ export class LocalProvider implements Provider {
     try {
       mkdirSync(this.cfg.scratchDir, { recursive: true });
       accessSync(this.cfg.scratchDir, constants.W_OK);
+      // Database engines run as their own users on the copies: they must be able to traverse down to them.
+      const mode = statSync(this.cfg.scratchDir).mode;
+      if ((mode & 0o011) !== 0o011) chmodSync(this.cfg.scratchDir, (mode & 0o7777) | 0o011);
     } catch (e) {
       throw new InfraError('scratch-unwritable', `scratch directory ${this.cfg.scratchDir} is not writable: ${(e as Error).message}`, {
         remedy: 'set provider.scratchDir to a writable directory with room for the restored copies',
+      });
+    }
+    const blocked = this.untraversableAncestor();
+    if (blocked) {
+      throw new InfraError('scratch-not-traversable', `${blocked} (a parent of scratch directory ${this.cfg.scratchDir}) cannot be entered by other users, so database servers running as their own users could not reach the restored copies`, {
+        remedy: `chmod o+x ${blocked}, or set provider.scratchDir elsewhere (default /var/tmp/snapdrill)`,
       });
     }
   }
@@ -101,6 +110,14 @@ export class LocalProvider implements Provider {
     ledger.acquire('run', { kind: 'scratch-dir', path: this.runScratch });
     // 0711: traversable but not listable, so database engines running as their own users reach their sockets.
     mkdirSync(this.runScratch, { recursive: true, mode: 0o711 });
+  }
+
+  /** untraversableAncestor names the first parent of the scratch directory that other users cannot enter. */
+  private untraversableAncestor(): string | undefined {
+    for (let d = path.dirname(this.cfg.scratchDir); ; d = path.dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return d;
+      if (d === path.dirname(d)) return undefined;
+    }
   }
 
   async listSnapshots(): Promise<SnapshotInfo[]> {
