@@ -78,10 +78,16 @@ if [ -n "$redo" ] && [ -n "$segbytes" ] && [ -x "$bindir/pg_waldump" ]; then
   wd_rc=$?
   wd=$(printf '%s\n' "$wd" | tail -n 3)
   end=$(printf '%s\n' "$wd" | grep -oE 'at [0-9A-F]+/[0-9A-F]+' | head -n 1 | cut -d' ' -f2)
+  # A short read names the segment instead of an LSN: the chain breaks inside that file.
+  endfile=$(printf '%s\n' "$wd" | grep -oE '[0-9A-F]{24}' | head -n 1)
   beyond=null
+  endseg=
   if [ -n "$end" ]; then
-    hi=$((16#${end%/*})); lo=$((16#${end#*/})); endabs=$(( (hi << 32) + lo ))
-    endseg=$(( endabs / segbytes ))
+    hi=$((16#${end%/*})); lo=$((16#${end#*/})); endseg=$(( ((hi << 32) + lo) / segbytes ))
+  elif [ -n "$endfile" ]; then
+    endseg=$(( (16#${endfile:8:8}) * (0x100000000 / segbytes) + 16#${endfile:16:8} ))
+  fi
+  if [ -n "$endseg" ]; then
     checked=0
     for n in "${segs[@]}"; do
       [ "$((16#${n:0:8}))" = "${tli:-1}" ] || continue
@@ -96,7 +102,7 @@ if [ -n "$redo" ] && [ -n "$segbytes" ] && [ -x "$bindir/pg_waldump" ]; then
       fi
     done
   fi
-  fact waldump "{\"redo\":$(json_str "$redo"),\"timeline\":${tli:-1},\"exitCode\":$wd_rc,\"end\":$(json_str "${end:-}"),\"message\":$(json_str "$wd"),\"validBeyondEnd\":$beyond}"
+  fact waldump "{\"redo\":$(json_str "$redo"),\"timeline\":${tli:-1},\"exitCode\":$wd_rc,\"end\":$(json_str "${end:-}"),\"endSegment\":$(json_str "${endfile:-}"),\"message\":$(json_str "$wd"),\"validBeyondEnd\":$beyond}"
 fi
 
 # Start the server on the scratch copy: private socket, no TCP, our own minimal configuration.

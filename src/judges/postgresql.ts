@@ -64,7 +64,7 @@ export function judgePostgres(t: DbTarget, facts: Fact[]): DatabaseFinding {
 
   // Silent loss: WAL the chain cannot reach, or a segment of the wrong size in the redo range.
   const wal = factValue<{ segmentBytes: number | null; oddSizes: [string, number][] }>(facts, 'wal');
-  const dump = factValue<{ end: string; message: string; validBeyondEnd: { segment: string; start: string; record: string } | null }>(facts, 'waldump');
+  const dump = factValue<{ end: string; endSegment?: string; message: string; validBeyondEnd: { segment: string; start: string; record: string } | null }>(facts, 'waldump');
   if (wal?.segmentBytes && redo) {
     const redoSeg = Math.floor(lsnToNumber(redo) / wal.segmentBytes);
     for (const [name, size] of wal.oddSizes) {
@@ -74,17 +74,18 @@ export function judgePostgres(t: DbTarget, facts: Fact[]): DatabaseFinding {
     }
   }
   if (dump) {
-    if (dump.end) ev.push({ key: 'postgresql.wal_end', value: dump.end, text: `the WAL chain from the REDO location ends at ${dump.end}: ${dump.message.split('\n').pop()}` });
+    const where = dump.end || (dump.endSegment ? `segment ${dump.endSegment}` : '');
+    if (where) ev.push({ key: 'postgresql.wal_end', value: where, text: `the WAL chain from the REDO location ends at ${where}: ${dump.message.split('\n').pop()}` });
     if (dump.validBeyondEnd) {
       ev.push({
         key: 'postgresql.wal_beyond_end',
         value: dump.validBeyondEnd.segment,
-        text: `valid WAL records exist after the break, in segment ${dump.validBeyondEnd.segment} (from ${dump.validBeyondEnd.start}): recovery stops at ${dump.end} and silently discards them`,
+        text: `valid WAL records exist after the break, in segment ${dump.validBeyondEnd.segment} (from ${dump.validBeyondEnd.start}): recovery stops at ${where} and silently discards them`,
       });
       f.excerpts.push({ title: `pg_waldump: first record in ${dump.validBeyondEnd.segment}`, text: dump.validBeyondEnd.record });
-      corrupt.push(`silent data loss: WAL breaks at ${dump.end} but later segments hold committed records`);
+      corrupt.push(`silent data loss: WAL breaks at ${where} but later segments hold committed records`);
       f.hints.push({
-        text: `WAL after ${dump.end} is unreachable: the server starts and every check passes, but transactions committed after that point are missing from this restore`,
+        text: `WAL after ${where} is unreachable: the server starts and every check passes, but transactions committed after that point are missing from this restore`,
         remedy: 'do not rely on this snapshot for the latest data: restore an earlier one plus archived WAL (PITR), and take snapshots in backup mode (backup_label) or from a standby',
       });
     }

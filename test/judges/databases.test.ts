@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Fact } from '../../src/checks/runner.js';
+import type { DatabaseFinding, DbTarget } from '../../src/judges/database.js';
+import { judgeMariadb, parseRedoBlocks, parseTableCheck } from '../../src/judges/mariadb.js';
+import { judgePostgres, lsnToNumber, segmentNumber } from '../../src/judges/postgresql.js';
+import { judgeSqlite } from '../../src/judges/sqlite.js';
+
+// Facts captured from the real engines on the real database fixture images (scripts/capture-facts.ts --databases).
+const FACTS = path.resolve(import.meta.dirname, '../golden/facts-db');
+
+function load(name: string): Fact[] {
+  return readFileSync(path.join(FACTS, `${name}.ndjson`), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Fact);
+}
+
+/** judgeDb judges the database at `dbPath` in a captured fixture, as the orchestrator does. */
+function judgeDb(name: string, dbPath: string, facts: Fact[] = load(name)): DatabaseFinding {
+  const mine = facts.filter((f) => f.target.endsWith(`#${dbPath}`));
+  const engine = mine[0]?.check as DbTarget['engine'];
+  const t: DbTarget = { engine, path: dbPath, filesystem: 'disk' };
+  return engine === 'postgresql' ? judgePostgres(t, mine) : engine === 'mariadb' ? judgeMariadb(t, mine) : judgeSqlite(t, mine);
+}
+
+const PG = '/var/lib/postgresql/15/main';
+const MY = '/var/lib/mysql';
+const APP = '/srv/app/data/app.db';
+const ev = (f: DatabaseFinding) => Object.fromEntries(f.evidence.map((e) => [e.key, e.value]));
+
+/** withFault replaces one fact's value (or removes it) to inject exactly one fault into a known-good capture. */
+function withFault(facts: Fact[], fact: string, change: ((v: any) => unknown) | 'remove'): Fact[] {
+  return facts.flatMap((f) => (f.fact !== fact || f.check === 'dbfind' ? [f] : change === 'remove' ? [] : [{ ...f, value: change(structuredClone(f.value)) }]));
+}
+
+describe('PostgreSQL judge on captured output', () => {
+  it('clean shutdown: clean-shutdown, amcheck and checksums clean', () => {
+    const f = judgeDb('pg-clean', PG);
+    expect(f.state, f.summary).toBe('clean-shutdown');
+    expect(ev(f)).toMatchObject({ 'postgresql.cluster_state': 'shut down', 'postgresql.amcheck_exit': 0, 'postgresql.checksums_exit': 0 });
+    expect(f.hints).toEqual([]);
+  });
+
+  it('kill -9 under load: recovered, with the recovery log line and the backup-mode remedy', () => {
+    const f = judgeDb('pg-crash', PG);
+    expect(f.state, f.summary).toBe('recovered');
+    expect(ev(f)).toMatchObject({ 'postgresql.cluster_state': 'in production', 'postgresql.postmaster_pid': true, 'postgresql.crash_recovery': true });
+    expect(f.hints[0]!.remedy).toMatch(/pg_backup_start/);
+  });
+
+  it('backup mode with backup_label: backup-mode', () => {
+    const f = judgeDb('pg-backup', PG);
+    expect(f.state, f.summary).toBe('backup-mode');
+    expect(ev(f)['postgresql.backup_label']).toBe(true);
+  });
+
+  it('filesystem frozen under a running server: the database still needed recovery', () => {
+    expect(judgeDb('pg-frozen-running', PG).state).toBe('recovered');
+  });
+
+  it('damaged heap page: corrupt from pg_amcheck (2) and pg_checksums (1)', () => {
+    const f = judgeDb('pg-corrupt', PG);
+    expect(f.state).toBe('corrupt');
+    expect(ev(f)).toMatchObject({ 'postgresql.amcheck_exit': 2, 'postgresql.checksums_exit': 1 });
+  });
+
+  it('WAL gap: the server starts and amcheck passes, yet it is corrupt, naming the segment with the lost records', () => {
+    const facts = load('pg-walgap');
+    const f = judgeDb('pg-walgap', PG, facts);
+    expect(ev(f)['postgresql.started']).toBe(true);
+    expect(ev(f)['postgresql.amcheck_exit']).toBe(0);
+    expect(f.state).toBe('corrupt');
+    expect(f.summary).toMatch(/silent data loss/);
+    expect(ev(f)['postgresql.wal_beyond_end']).toMatch(/^[0-9A-F]{24}$/);
+    expect(ev(f)['postgresql.redo_stop']).toMatch(/could not read from log segment/);
+    // Each signal alone is enough: the truncated size, or valid records after the break.
+    expect(judgeDb('pg-walgap', PG, withFault(facts, 'waldump', (v) => ({ ...v, validBeyondEnd: null }))).state).toBe('corrupt');
+    expect(judgeDb('pg-walgap', PG, withFault(facts, 'wal', (v) => ({ ...v, oddSizes: [] }))).state).toBe('corrupt');
+  });
+
+  it('GIVEN the server died during recovery THEN corrupt; GIVEN it died for a helper reason THEN unknown', () => {
+    const crash = load('pg-crash');
+    const died = (log: string) => withFault(crash, 'startup', (v) => ({ ...v, ready: false, died: true, log, keyLines: log }));
+    expect(judgeDb('pg-crash', PG, died('PANIC:  could not locate a valid checkpoint record')).state).toBe('corrupt');
+    const env = judgeDb('pg-crash', PG, died('FATAL:  could not access directory "/x": Permission denied'));
+    expect(env.state).toBe('unknown');
+    expect(env.summary).toMatch(/not a problem of the snapshot/);
+  });
+
+  it('GIVEN recovery did not finish in time THEN unknown with the timeout remedy', () => {
+    const f = judgeDb('pg-crash', PG, withFault(load('pg-crash'), 'startup', (v) => ({ ...v, ready: false, died: false })));
+    expect(f.state).toBe('unknown');
+    expect(f.hints.map((h) => h.remedy)).toContain('raise databases.startupTimeout');
+  });
+
+  it('GIVEN no amcheck result THEN unknown, never clean', () => {
+    expect(judgeDb('pg-clean', PG, withFault(load('pg-clean'), 'amcheck', 'remove')).state).toBe('unknown');
+  });
+
+  it('GIVEN no binaries of the right major version THEN skipped, with offline evidence and the package to install', () => {
+    const facts = load('pg-crash').filter((f) => f.fact === 'files' || f.check === 'dbfind');
+    facts.push({ check: 'postgresql', target: `/dev/loopX#${PG}`, fact: 'skipped', value: { reason: 'no PostgreSQL 15 binaries on helper', remedy: 'install the PostgreSQL 15 server on the helper' } });
+    const f = judgeDb('pg-crash', PG, facts);
+    expect(f.state).toBe('skipped');
+    expect(f.summary).toBe('skipped: no PostgreSQL 15 binaries on helper');
+    expect(f.hints[0]!.remedy).toMatch(/install the PostgreSQL 15 server/);
+    expect(ev(f)['postgresql.postmaster_pid']).toBe(true);
+  });
+
+  it('computes segment numbers and LSNs as PostgreSQL does', () => {
+    expect(segmentNumber('00000001000000000000001C', 1 << 20)).toBe(0x1c);
+    expect(segmentNumber('000000010000000100000002', 16 << 20)).toBe(256 + 2);
+    expect(lsnToNumber('1/0')).toBe(0x100000000);
+  });
+});
+
+describe('MariaDB judge on captured output', () => {
+  it('clean shutdown: checkpoint_lsn == end_lsn, every table OK', () => {
+    const f = judgeDb('mariadb-clean', MY);
+    expect(f.state, f.summary).toBe('clean-shutdown');
+    expect(f.evidence.find((e) => e.key === 'mariadb.redo_checkpoint')!.text).toMatch(/== end_lsn .*clean shutdown/);
+  });
+
+  it('kill -9: checkpoint_lsn < end_lsn, crash recovery in the log, recovered, mariabackup remedy', () => {
+    const f = judgeDb('mariadb-crash', MY);
+    expect(f.state, f.summary).toBe('recovered');
+    expect(ev(f)['mariadb.crash_recovery']).toBe(true);
+    expect(f.hints[0]!.remedy).toMatch(/mariabackup/);
+  });
+
+  it('corrupt page: corrupt, although mariadb-check exited 0', () => {
+    const facts = load('mariadb-corrupt');
+    const f = judgeDb('mariadb-corrupt', MY, facts);
+    expect(f.state).toBe('corrupt');
+    expect(facts.find((x) => x.fact === 'tablecheck')!.value).toMatchObject({ exitCode: 0 });
+    expect(ev(f)['mariadb.tables_bad']).toEqual(['shop.orders']);
+    expect(ev(f)['mariadb.innochecksum_failures']).toEqual(['shop/orders.ibd']);
+    // Without innochecksum, the parsed CHECK TABLE rows alone convict it.
+    expect(judgeDb('mariadb-corrupt', MY, withFault(facts, 'innochecksum', 'remove')).state).toBe('corrupt');
+  });
+
+  it('GIVEN the server crashed while checking tables THEN corrupt', () => {
+    const f = judgeDb('mariadb-clean', MY, withFault(load('mariadb-clean'), 'tablecheck', (v) => ({ ...v, exitCode: 2, serverAliveAfter: false })));
+    expect(f.state).toBe('corrupt');
+  });
+
+  it('reads the newer of the two checkpoint blocks', () => {
+    expect(parseRedoBlocks('000000000003d88d000000000003d88d', '000000000003d89d00000000000a6d6e')).toEqual({ checkpointLsn: 0x3d89dn, endLsn: 0xa6d6en });
+  });
+
+  it('parses CHECK TABLE rows: inline OK, and a table followed by Warning/error lines', () => {
+    expect(parseTableCheck('a.b    OK\nshop.orders\nWarning  : InnoDB: The B-tree of index PRIMARY is corrupted.\nerror    : Corrupt\nsys.x   OK\n')).toEqual([
+      { table: 'a.b', status: 'OK', messages: [] },
+      { table: 'shop.orders', status: 'Corrupt', messages: ['warning: InnoDB: The B-tree of index PRIMARY is corrupted.', 'error: Corrupt'] },
+      { table: 'sys.x', status: 'OK', messages: [] },
+    ]);
+  });
+});
+
+describe('SQLite judge on captured output', () => {
+  it('clean: both databases clean-shutdown; the WAL-mode one recognised', () => {
+    expect(judgeDb('sqlite-clean', APP).state).toBe('clean-shutdown');
+    const events = judgeDb('sqlite-clean', '/srv/app/data/events.db');
+    expect(events.state).toBe('clean-shutdown');
+    expect(ev(events)['sqlite.journal_mode']).toBe('wal');
+  });
+
+  it('hot journal: recovered (rolled back on open)', () => {
+    const f = judgeDb('sqlite-hotjournal', APP);
+    expect(f.state).toBe('recovered');
+    expect(ev(f)['sqlite.hot_journal']).toBe(true);
+  });
+
+  it('un-checkpointed WAL: recovered, with the frame count and the lost-WAL warning', () => {
+    const f = judgeDb('sqlite-wal', APP);
+    expect(f.state).toBe('recovered');
+    expect(ev(f)['sqlite.wal_frames']).toBeGreaterThan(0);
+    expect(f.hints[0]!.text).toMatch(/loses the -wal/);
+  });
+
+  it('damaged page: corrupt although the sqlite3 CLI exited 0', () => {
+    const facts = load('sqlite-corrupt');
+    expect((facts.find((x) => x.fact === 'integrity')!.value as { exitCode: number }).exitCode).toBe(0);
+    expect(judgeDb('sqlite-corrupt', APP, facts).state).toBe('corrupt');
+  });
+
+  it('GIVEN integrity_check prints more than exactly "ok" THEN corrupt', () => {
+    const f = judgeDb('sqlite-clean', APP, withFault(load('sqlite-clean'), 'integrity', (v) => ({ ...v, output: 'ok\n*** in database main ***' })));
+    expect(f.state).toBe('corrupt');
+  });
+});
