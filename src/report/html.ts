@@ -116,8 +116,15 @@ const PHASE_KINDS: [string, string][] = [
   ['teardown', 'p6'],
 ];
 
+/** PHASE_ALIASES put the database stage's phases in the buckets a reader expects. */
+const PHASE_ALIASES: [string, string][] = [
+  ['find databases', 'discover'],
+  ['unmount', 'teardown'],
+];
+
 function phaseColor(phase: string): string {
-  return PHASE_KINDS.find(([k]) => phase === k || phase.startsWith(`${k} `))?.[1] ?? 'p7';
+  const kind = PHASE_ALIASES.find(([prefix]) => phase.startsWith(prefix))?.[1] ?? phase;
+  return PHASE_KINDS.find(([k]) => kind === k || kind.startsWith(`${k} `))?.[1] ?? 'p7';
 }
 
 const SEVERITY: Record<Consistency, number> = { corrupt: 0, unknown: 1, 'crash-consistent': 2, 'application-consistent': 3 };
