@@ -2,7 +2,7 @@
 //   node --import tsx bench/run.ts [restore|concurrency|memory|databases ...]
 // Prints a Markdown table per benchmark; numbers go in the closing notes and bench/RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
@@ -12,6 +12,8 @@ import { executeRun } from '../src/run/run.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join('/var/tmp', 'snapdrill-bench-'));
+// Database engines run as their own users and must be able to reach the copies.
+chmodSync(work, 0o711);
 const fixtures = execFileSync('bash', [path.join(ROOT, 'fixtures/build-fs.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
 const ROTATION = ['ext4-clean.img', 'ext4-crash.img', 'xfs-clean.img', 'xfs-crash.img', 'gpt-two.img'];
 
