@@ -4,7 +4,7 @@
 # title: MariaDB/MySQL redo state, crash recovery and integrity
 # description: >
 #   Offline first: the InnoDB redo log header (10.8+ format: checkpoint blocks at 0x1000 and 0x2000,
-#   checkpoint_lsn vs end_lsn), the datadir version. Then starts the server on the scratch copy
+#   checkpoint_lsn vs end_lsn), MyISAM/Aria tables left open, the datadir version. Then starts the server on the scratch copy
 #   (--no-defaults, private socket, --skip-networking, --skip-grant-tables), records what crash
 #   recovery did, runs mariadb-check on every table (every row is parsed: it exits 0 even when a table
 #   is corrupt) and the configured canary queries, stops it, and runs innochecksum on the tablespaces
@@ -15,7 +15,7 @@
 # packages: {debian: [mariadb-server], al2023: [mariadb105-server]}
 # timeout: 30m
 # mutates: true
-# facts: [files, redo, startup, tablecheck, canary, stop, innochecksum]
+# facts: [files, redo, tables, startup, tablecheck, canary, stop, innochecksum]
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
 dd="$mnt$SNAPDRILL_DBPATH"
@@ -29,6 +29,23 @@ if [ -f "$dd/ib_logfile0" ]; then
   hx() { od -An -tx1 -v -j "$1" -N "$2" "$dd/ib_logfile0" | tr -d ' \n'; }
   creator=$(head -c 48 "$dd/ib_logfile0" | tail -c 32 | tr -d '\000' | tr -dc '[:print:]')
   fact redo "{\"file\":\"ib_logfile0\",\"size\":$(stat -c %s "$dd/ib_logfile0"),\"magic\":\"$(hx 0 4)\",\"creator\":$(json_str "$creator"),\"block1\":\"$(hx 4096 16)\",\"block2\":\"$(hx 8192 16)\"}"
+fi
+
+# MyISAM and Aria tables left open by a crash: "Status: open" in myisamchk/aria_chk -dv, read before any server runs.
+if command -v myisamchk >/dev/null 2>&1 || command -v aria_chk >/dev/null 2>&1; then
+  opened='['; first=1; n=0
+  while IFS= read -r -d '' f; do
+    n=$((n + 1)); [ $n -le 500 ] || break
+    case $f in *.MAI) tool=aria_chk ;; *) tool=myisamchk ;; esac
+    command -v $tool >/dev/null 2>&1 || continue
+    st=$(cd "$dd" && $tool -dv "$f" 2>/dev/null | sed -n 's/^Status: *//p' | head -n 1)
+    case $st in *open*)
+      [ $first -eq 1 ] || opened+=','
+      first=0
+      opened+="[$(json_str "${f#"$dd/"}"),$(json_str "$st")]" ;;
+    esac
+  done < <(find "$dd" \( -name '*.MYI' -o -name '*.MAI' \) -type f -print0)
+  fact tables "{\"checked\":$n,\"open\":$opened]}"
 fi
 
 [ -n "$server" ] || skip "no mariadbd or mysqld on helper" "install mariadb-server (Debian) / mariadb105-server (Amazon Linux) on the helper, matching the source's major version"

@@ -83,6 +83,11 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
       ev.push({ key: 'mariadb.redo_format', value: redo.creator || redo.magic, text: `redo log in a pre-10.8 format (${redo.creator || redo.magic}): clean/crash decided from the startup log` });
     }
   }
+  const tables = factValue<{ checked: number; open: [string, string][] }>(facts, 'tables');
+  if (tables?.open.length) {
+    crashedOffline = true;
+    ev.push({ key: 'mariadb.open_tables', value: tables.open.map((t) => t[0]), text: `${tables.open.length} MyISAM/Aria table(s) left open (not closed by a clean shutdown): ${tables.open.map((t) => `${t[0]} (Status: ${t[1]})`).slice(0, 5).join(', ')}` });
+  }
   if (applySkipped(f, facts)) return f;
   const corrupt: string[] = [];
   const unknown: string[] = [];

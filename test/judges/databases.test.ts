@@ -146,6 +146,14 @@ describe('MariaDB judge on captured output', () => {
     expect(f.state).toBe('corrupt');
   });
 
+  it('GIVEN MyISAM/Aria tables left open by a crash THEN recovered, naming them, even with a clean InnoDB redo log', () => {
+    const facts = load('mariadb-clean').filter((x) => x.fact !== 'tables');
+    facts.push({ check: 'mariadb', target: `/dev/loopX#${MY}`, fact: 'tables', value: { checked: 40, open: [['shop/legacy.MYI', 'open,changed']] } });
+    const f = judgeDb('mariadb-clean', MY, facts);
+    expect(f.state).toBe('recovered');
+    expect(ev(f)['mariadb.open_tables']).toEqual(['shop/legacy.MYI']);
+  });
+
   it('reads the newer of the two checkpoint blocks', () => {
     expect(parseRedoBlocks('000000000003d88d000000000003d88d', '000000000003d89d00000000000a6d6e')).toEqual({ checkpointLsn: 0x3d89dn, endLsn: 0xa6d6en });
   });
