@@ -91,20 +91,10 @@ if [ "$ready" = true ]; then
   ms_check=$(( $(now_ms) - t_check ))
   alive=true; kill -0 "$pid" 2>/dev/null || alive=false
   fact tablecheck "{\"exitCode\":$rc,\"ms\":$ms_check,\"serverAliveAfter\":$alive,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
-  while IFS=: read -r n d q; do
-    [ -n "$n" ] || continue
-    name=$(b64d "$n"); dbname=$(b64d "$d"); query=$(b64d "$q")
-    o=$("$client" --socket="$S" -N -B ${dbname:+"$dbname"} -e "$query" 2>&1)
-    c=$?
-    fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$dbname"),\"exitCode\":$c,\"output\":$(json_str "$(printf '%s' "$o" | head -n 5 | head -c 2000)")}"
-  done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
+  my_query() { "$client" --socket="$S" -N -B ${1:+"$1"} -e "$2"; }
+  run_canaries my_query
 fi
-t_stop=$(now_ms)
-stop_server
-stop_clean=$?
-trap - EXIT
-[ -z "$tmpsock" ] || rm -rf "$tmpsock"
-fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t_stop ))}"
+stop_engine
 
 # Page checksums mean something only after recovery has run and the server is down.
 if [ "$ready" = true ] && [ $stop_clean -eq 0 ] && command -v innochecksum >/dev/null 2>&1; then

@@ -157,21 +157,10 @@ if [ "$ready" = true ]; then
   else
     fact amcheck "{\"exitCode\":-1,\"output\":$(json_str "no superuser role to connect as (tried $owner, postgres) or no pg_amcheck in $bindir")}"
   fi
-  # Canary queries from the configuration: lines "b64(name):b64(database):b64(query)".
-  while IFS=: read -r n db q; do
-    [ -n "$n" ] || continue
-    name=$(b64d "$n"); dbname=$(b64d "$db"); query=$(b64d "$q")
-    out=$("$bindir/psql" -h "$sock" -p 5432 -U "${role:-$owner}" -d "${dbname:-postgres}" -AtX -v ON_ERROR_STOP=1 -c "$query" 2>&1)
-    rc=$?
-    fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$dbname"),\"exitCode\":$rc,\"output\":$(json_str "$(printf '%s' "$out" | head -n 5 | head -c 2000)")}"
-  done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
+  pg_query() { "$bindir/psql" -h "$sock" -p 5432 -U "${role:-$owner}" -d "${1:-postgres}" -AtX -v ON_ERROR_STOP=1 -c "$2"; }
+  run_canaries pg_query
 fi
-t_stop=$(now_ms)
-stop_server
-stop_clean=$?
-trap - EXIT
-[ -z "$tmpsock" ] || rm -rf "$tmpsock"
-fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t_stop ))}"
+stop_engine
 
 if [ "$ready" = true ] && [ "$stop_clean" -eq 0 ] && [ "${checksums:-0}" != 0 ] && [ -x "$bindir/pg_checksums" ]; then
   fact_run checksums run "$bindir/pg_checksums" --check -D "$dd"

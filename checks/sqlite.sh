@@ -34,13 +34,8 @@ out=$(sqlite3 -batch "$db" 'PRAGMA integrity_check;' 2>&1)
 rc=$?
 fact integrity "{\"exitCode\":$rc,\"ms\":$(( $(now_ms) - t0 )),\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
 
-while IFS=: read -r n _db q; do
-  [ -n "$n" ] || continue
-  name=$(b64d "$n"); query=$(b64d "$q")
-  o=$(sqlite3 -batch -noheader -bail "$db" "$query" 2>&1)
-  c=$?
-  fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$SNAPDRILL_DBPATH"),\"exitCode\":$c,\"output\":$(json_str "$(printf '%s' "$o" | head -n 5 | head -c 2000)")}"
-done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
+sq_query() { sqlite3 -batch -noheader -bail "$db" "$2"; }
+run_canaries sq_query
 
 fact after "{\"journalExists\":$([ -e "$db-journal" ] && [ "$(size "$db-journal")" -gt 0 ] && echo true || echo false),\"walSize\":$(size "$db-wal")}"
 exit 0

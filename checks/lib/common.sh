@@ -100,3 +100,28 @@ fs_unmount() {
 
 # b64d STRING: decode base64 (values the harness passes that may hold any character).
 b64d() { printf '%s' "$1" | base64 -d 2>/dev/null; }
+
+# run_canaries FUNC: for each configured canary ("b64(name):b64(database):b64(query)" lines), run
+# "FUNC DATABASE QUERY" against the engine started on the copy and print its answer as a canary fact.
+run_canaries() {
+  local fn=$1 n d q name dbname out rc
+  while IFS=: read -r n d q; do
+    [ -n "$n" ] || continue
+    name=$(b64d "$n"); dbname=$(b64d "$d")
+    out=$("$fn" "$dbname" "$(b64d "$q")" 2>&1)
+    rc=$?
+    fact canary "{\"name\":$(json_str "$name"),\"database\":$(json_str "$dbname"),\"exitCode\":$rc,\"output\":$(json_str "$(printf '%s' "$out" | head -n 5 | head -c 2000)")}"
+  done <<<"$(b64d "${SNAPDRILL_CANARIES:-}")"
+}
+
+# stop_engine: stop the server the check started (its stop_server function), drop the EXIT trap and a
+# temporary socket directory, and print the stop fact; sets stop_clean=0 when it stopped in time.
+stop_engine() {
+  local t0
+  t0=$(now_ms)
+  stop_server
+  stop_clean=$?
+  trap - EXIT
+  [ -z "${tmpsock:-}" ] || rm -rf "$tmpsock"
+  fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t0 ))}"
+}

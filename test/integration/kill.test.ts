@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listLedgers } from '../../src/ledger/ledger.js';
@@ -107,7 +107,10 @@ describe('a run killed mid-flight', () => {
 
   it('GIVEN a run killed with SIGKILL while PostgreSQL runs on the scratch copy WHEN gc runs THEN the server is gone too', async () => {
     const s = { ...setup(), catalog: catalogOf(['pg-crash.img']) };
-    const child = cli(runArgs(s));
+    // A canary that sleeps keeps the server up long enough for the kill to land while it runs.
+    const cfg = path.join(tempDir('kill-cfg'), 'snapdrill.yaml');
+    writeFileSync(cfg, `provider: {type: local, catalog: ${s.catalog}}\ndatabases:\n  canaries: [{name: slow, engine: postgresql, database: shop, query: "select pg_sleep(120)", equals: ""}]\n`);
+    const child = cli([...runArgs(s), '-c', cfg]);
     const done = exited(child);
     const serverRunning = () => processesUsing(s.scratch).some((p) => /postgres/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
     await waitFor('postgres running on the copy', () => {
