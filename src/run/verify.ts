@@ -87,6 +87,11 @@ function summarizeRun(r: CheckRun): CheckRunSummary {
   };
 }
 
+/** blocked records a check that did not run because an earlier stage failed ("skipped, blocked by: attach"). */
+function blocked(check: string, target: string, by: string): CheckRunSummary {
+  return { check, target, status: 'skipped', exitCode: null, durationMs: 0, reason: `blocked by: ${by}`, protocolErrors: [] };
+}
+
 /** findingForUnfinishedRun describes a filesystem whose check did not produce a usable result: skipped, timed out, failed. */
 function findingForUnfinishedRun(t: FsTarget, run: CheckRun): FilesystemFinding {
   return {
@@ -245,7 +250,10 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
         const found: DbTarget[] = [];
         for (const t of d.targets) {
           const fsFinding = findings.find((f) => f.target === t.target);
-          if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) continue;
+          if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) {
+            checks.push(blocked('dbfind', t.device, `filesystem ${t.target} is ${fsFinding?.state ?? 'unchecked'}`));
+            continue;
+          }
           found.push(...(await inspectDatabases(t, fsFinding, attached.device, restored.scratch)));
         }
         canaries.push(...missingCanaries(config.databases.canaries, found, snap.tags));
@@ -264,6 +272,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
       source: isSnapdrillError(e) ? e.source : 'infrastructure',
       ...(isSnapdrillError(e) && e.remedy ? { remedy: e.remedy } : {}),
     };
+    if (!checks.some((c) => c.check === 'discover')) checks.push(blocked('discover', '', stage));
     // A snapshot that cannot be restored is a result about the snapshot; anything else is the harness's problem too.
     if (!(isSnapdrillError(e) && e.source === 'user')) errors.push(stageError);
   } finally {

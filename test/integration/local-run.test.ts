@@ -66,10 +66,15 @@ describe('local provider, end to end on the fixture catalog', () => {
     expect(byId('snap-ext4-corrupt').hints.map((h) => h.remedy).join(' ')).toMatch(/earlier snapshot/);
   });
 
-  it('reports an empty image as unknown with its reason, not a crash', () => {
+  it('reports an empty image as unknown with its reason, not a crash, and its checks as blocked', () => {
     const e = byId('empty');
     expect(e.error).toMatchObject({ code: 'image-empty', stage: 'restore', source: 'user' });
     expect(e.summary).toMatch(/empty \(0 bytes\)/);
+    expect(e.checks).toEqual([{ check: 'discover', target: '', status: 'skipped', exitCode: null, durationMs: 0, reason: 'blocked by: restore', protocolErrors: [] }]);
+  });
+
+  it('does not look for databases on a corrupt filesystem, and says so', () => {
+    expect(byId('snap-ext4-corrupt').checks.find((c) => c.check === 'dbfind')).toMatchObject({ status: 'skipped', reason: 'blocked by: filesystem disk is corrupt' });
   });
 
   it('exits 1 (policy failed) because corrupt and unknown snapshots fail the default policy, and no harness error occurred', () => {
