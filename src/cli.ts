@@ -6,6 +6,7 @@ import { ConfigValidationError } from './config/load.js';
 import { ExitCode, errorMessage, isSnapdrillError } from './errors.js';
 import { collectGarbage, defaultStateDir } from './ledger/ledger.js';
 import { chooseProgressMode, createProgress } from './progress/progress.js';
+import { makePlan } from './plan.js';
 import { executeRun } from './run/run.js';
 import type { RunReport } from './run/types.js';
 import { VERSION } from './version.js';
@@ -172,6 +173,35 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       (argv) => runCommand(argv as Record<string, unknown>),
     )
     .command(
+      'plan',
+      'Show which snapshots a run would verify, what it would create, and what that would cost; creates nothing',
+      (y) =>
+        y
+          .option('config', { alias: 'c', type: 'string', describe: 'Config file (YAML or JSON)' })
+          .option('provider', { type: 'string', choices: ['local'], describe: 'Provider, when no config file names one' })
+          .option('catalog', { type: 'string', describe: 'local: directory of *.img / *.raw images' })
+          .option('id', { type: 'string', array: true, describe: 'Only these snapshot ids (repeatable)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the plan as JSON' })
+          .epilogue(EXIT_CODES),
+      async (argv) => {
+        const overrides: ConfigOverrides = {};
+        if (argv.provider !== undefined) overrides.provider = argv.provider;
+        if (argv.catalog !== undefined) overrides.catalog = argv.catalog;
+        if (argv.id !== undefined) overrides.ids = argv.id;
+        const plan = await makePlan(loadConfig(argv.config, overrides));
+        if (argv.json) {
+          process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+          return;
+        }
+        const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+        process.stdout.write(`${plan.provider}: ${plan.snapshots.length} snapshot(s) selected\n`);
+        for (const s of plan.snapshots) process.stdout.write(`  ${s.id}  ${gib(s.sizeBytes)}${s.startTime ? `  taken ${s.startTime}` : ''}${s.volumeId ? `  of ${s.volumeId}` : ''}${s.set ? `  set ${s.set}` : ''}${s.origin && s.origin !== 'manual' ? `  (${s.origin})` : ''}\n`);
+        process.stdout.write('would create:\n');
+        for (const c of plan.creates) process.stdout.write(`  ${c.count} x ${c.kind}${c.bytes !== undefined ? ` (${gib(c.bytes)})` : ''}: ${c.detail}\n`);
+        process.stdout.write(`estimated cost: ${plan.estimate.usd === null ? 'unknown' : `$${plan.estimate.usd.toFixed(2)}`}\n${plan.estimate.assumptions.map((a) => `  - ${a}`).join('\n')}\n`);
+      },
+    )
+    .command(
       'checks',
       'List the registered checks, what they apply to and what they need on the helper',
       (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print as JSON' }).epilogue(EXIT_CODES),
@@ -237,7 +267,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
         if (out.some((o) => o.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
       },
     )
-    .demandCommand(1, 'name a command: run, checks, validate or gc')
+    .demandCommand(1, 'name a command: run, plan, checks, validate or gc')
     .strict()
     .recommendCommands()
     .wrap(Math.min(100, process.stdout.columns || 100))

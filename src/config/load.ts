@@ -53,11 +53,23 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
   const r = raw as Record<string, any>;
   const provider = r.provider as Record<string, any>;
   const resolved: Config = {
-    provider: {
-      type: 'local',
-      catalog: path.resolve(baseDir, provider.catalog as string),
-      scratchDir: path.resolve(baseDir, (provider.scratchDir as string | undefined) ?? DEFAULT_SCRATCH_DIR),
-    },
+    provider:
+      provider.type === 'aws'
+        ? {
+            type: 'aws',
+            region: provider.region,
+            availabilityZone: provider.availabilityZone,
+            ...(provider.endpoint ? { endpoint: provider.endpoint } : {}),
+            ...(provider.profile ? { profile: provider.profile } : {}),
+            volumeType: provider.volumeType ?? 'gp3',
+            helper: { instanceType: provider.helper?.instanceType ?? 'm6i.large', volumesPerHelper: provider.helper?.volumesPerHelper ?? 8 },
+            estimatedHours: provider.estimatedHours ?? 1,
+          }
+        : {
+            type: 'local',
+            catalog: path.resolve(baseDir, provider.catalog as string),
+            scratchDir: path.resolve(baseDir, (provider.scratchDir as string | undefined) ?? DEFAULT_SCRATCH_DIR),
+          },
     snapshots: (r.snapshots as Config['snapshots'] | undefined) ?? [],
     concurrency: (r.concurrency as number | undefined) ?? defaultConcurrency(),
     timeouts: {

@@ -19,8 +19,20 @@ export interface LocalProviderConfig {
   scratchDir: string;
 }
 
+/** AwsProviderConfig reads EBS snapshots from an AWS account. */
+export interface AwsProviderConfig {
+  type: 'aws';
+  region: string;
+  availabilityZone: string;
+  endpoint?: string;
+  profile?: string;
+  volumeType: 'gp3' | 'gp2' | 'io1' | 'io2' | 'st1' | 'sc1';
+  helper: { instanceType: string; volumesPerHelper: number };
+  estimatedHours: number;
+}
+
 /** ProviderConfig is the discriminated union of provider settings. */
-export type ProviderConfig = LocalProviderConfig;
+export type ProviderConfig = LocalProviderConfig | AwsProviderConfig;
 
 /** PolicyRule overrides the minimum consistency for the snapshots it matches. */
 export interface PolicyRule {

@@ -1,0 +1,50 @@
+import { EC2Client, paginateDescribeSnapshots, type Filter, type Snapshot } from '@aws-sdk/client-ec2';
+import type { AwsProviderConfig } from '../../config/types.js';
+import { InfraError, SnapshotNotFoundError } from '../../errors.js';
+
+/** Ec2Api lists only the EC2 calls snapdrill makes; iam/snapdrill-policy.json must grant each (a test checks). */
+export interface Ec2Api {
+  /** describeSnapshots pages through DescribeSnapshots and returns one flat array. */
+  describeSnapshots(input: { snapshotIds?: string[]; filters?: Filter[] }): Promise<Snapshot[]>;
+}
+
+/** createEc2Client builds the SDK client: adaptive retry, because nightly runs of hundreds of snapshots meet RequestLimitExceeded. */
+export function createEc2Client(cfg: AwsProviderConfig): EC2Client {
+  if (cfg.profile) process.env.AWS_PROFILE = cfg.profile;
+  return new EC2Client({
+    region: cfg.region,
+    retryMode: 'adaptive',
+    maxAttempts: 10,
+    ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
+  });
+}
+
+/** awsError turns SDK failures into typed harness errors with a remedy; snapshot ids that do not exist become SnapshotNotFoundError. */
+export function awsError(e: unknown, where: string): Error {
+  const err = e as { name?: string; message?: string };
+  const name = err.name ?? '';
+  const message = err.message ?? String(e);
+  if (name === 'InvalidSnapshot.NotFound' || name === 'InvalidSnapshotID.Malformed') {
+    const ids = [...message.matchAll(/snap-[0-9a-zA-Z]+/g)].map((m) => m[0]);
+    return new SnapshotNotFoundError(ids.length ? ids : [message], where);
+  }
+  if (name === 'UnauthorizedOperation' || name === 'AccessDenied' || name === 'AccessDeniedException') {
+    return new InfraError('aws-permission', `not allowed: ${message}`, { remedy: 'attach iam/snapdrill-policy.json (least privilege for what snapdrill calls) to the role snapdrill runs as', cause: e });
+  }
+  if (name === 'CredentialsProviderError' || name === 'ExpiredToken' || name === 'ExpiredTokenException' || name === 'AuthFailure') {
+    return new InfraError('aws-credentials', `no valid AWS credentials: ${message}`, { remedy: 'configure credentials the standard way (AWS_PROFILE, aws sso login, environment, or an instance role)', cause: e });
+  }
+  return new InfraError('aws-error', `${name || 'AWS error'}: ${message}`, { transient: name === 'RequestLimitExceeded' || name === 'ThrottlingException', cause: e });
+}
+
+/** sdkEc2Api implements Ec2Api with the real SDK client. */
+export function sdkEc2Api(client: EC2Client): Ec2Api {
+  return {
+    async describeSnapshots({ snapshotIds, filters }) {
+      const out: Snapshot[] = [];
+      const input = { OwnerIds: snapshotIds?.length ? undefined : ['self'], ...(snapshotIds?.length ? { SnapshotIds: snapshotIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
+      for await (const page of paginateDescribeSnapshots({ client, pageSize: snapshotIds?.length ? undefined : 500 }, input)) out.push(...(page.Snapshots ?? []));
+      return out;
+    },
+  };
+}
