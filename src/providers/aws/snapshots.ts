@@ -1,6 +1,7 @@
 import type { Filter, Snapshot } from '@aws-sdk/client-ec2';
 import type { SnapshotSelector } from '../../config/types.js';
 import type { SnapshotInfo } from '../provider.js';
+import { SnapshotNotFoundError } from '../../errors.js';
 import { awsError, type Ec2Api } from './ec2.js';
 
 /** SnapshotOrigin says what made a snapshot, read from the tags AWS services put on it. */
@@ -53,6 +54,25 @@ export function filtersFor(sel: SnapshotSelector): Filter[] {
   return f;
 }
 
+/** describeIds fetches snapshots by id; when some do not exist, it finds out which (EC2 names only the first) and names them all. */
+async function describeIds(api: Ec2Api, ids: string[], where: string): Promise<Snapshot[]> {
+  try {
+    return await api.describeSnapshots({ snapshotIds: ids });
+  } catch (e) {
+    if (!(awsError(e, where) instanceof SnapshotNotFoundError)) throw e;
+    const missing: string[] = [];
+    for (const id of ids) {
+      try {
+        await api.describeSnapshots({ snapshotIds: [id] });
+      } catch (one) {
+        if (awsError(one, where) instanceof SnapshotNotFoundError) missing.push(id);
+        else throw one;
+      }
+    }
+    throw new SnapshotNotFoundError(missing.length ? missing : ids, where);
+  }
+}
+
 /** listAwsSnapshots asks EC2 for the candidates of every selector (ids exactly, the rest by filters) and returns them, deduplicated. */
 export async function listAwsSnapshots(api: Ec2Api, region: string, selectors: SnapshotSelector[]): Promise<SnapshotInfo[]> {
   const where = `region ${region}`;
@@ -61,11 +81,11 @@ export async function listAwsSnapshots(api: Ec2Api, region: string, selectors: S
   try {
     if (selectors.length === 0) add(await api.describeSnapshots({ filters: [{ Name: 'status', Values: ['completed'] }] }));
     for (const sel of selectors) {
-      if (sel.ids?.length) add(await api.describeSnapshots({ snapshotIds: sel.ids }));
+      if (sel.ids?.length) add(await describeIds(api, sel.ids, where));
       else add(await api.describeSnapshots({ filters: filtersFor(sel) }));
     }
   } catch (e) {
-    throw awsError(e, where);
+    throw e instanceof SnapshotNotFoundError ? e : awsError(e, where);
   }
   return [...seen.values()].sort((a, b) => (a.StartTime?.getTime() ?? 0) - (b.StartTime?.getTime() ?? 0) || (a.SnapshotId ?? '').localeCompare(b.SnapshotId ?? '')).map((s) => toSnapshotInfo(s, region));
 }
