@@ -36,7 +36,7 @@ describe('README', () => {
   });
 
   it('documents every configuration key of the schema, and no key the schema lacks', () => {
-    const keys = keyPaths(schema, '');
+    const keys = [...new Set(keyPaths(schema, ''))];
     expect(keys.length).toBeGreaterThan(20);
     const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Leaving nothing behind'));
     const documented = [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]);
