@@ -1,0 +1,416 @@
+/**
+ * Fault-injecting HTTP proxy in front of moto (DESIGN.md §6): forwards every request to the upstream
+ * endpoint unless a rule matches, and then delays it, answers it itself (throttling, EC2/SSM errors,
+ * scripted SSM answers) or edits moto's answer. Records every call so tests can count API calls.
+ *
+ * Operation names: EC2 (AWS query protocol) sends `Action=DescribeVolumes` in a form-encoded POST body;
+ * SSM (JSON protocol) sends `X-Amz-Target: AmazonSSM.SendCommand`; EBS direct (REST-JSON) is recognised
+ * by method and path (StartSnapshot, PutSnapshotBlock, ...). Anything else is named `METHOD /path`.
+ *
+ * Rule evaluation: rules are tried in the order they were added. Every rule whose action (and optional
+ * `when`) matches and whose probability draw succeeds fires: its `times` is decremented (the rule is
+ * removed when it reaches 0), its `delayMs` is added, its `transform` is queued. The first firing rule with
+ * `respond` ends the evaluation: the proxy answers itself and never contacts upstream. Probability draws
+ * come from a seeded PRNG (option `seed`), so a run with the same requests in the same order is identical.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Protocol = 'query' | 'json' | 'rest' | 'unknown';
+
+/** What a rule sees of a request. */
+export interface ProxiedRequest {
+  /** Operation name, e.g. `DescribeVolumes`, `SendCommand`, `PutSnapshotBlock`. */
+  action: string;
+  protocol: Protocol;
+  method: string;
+  /** Path and query string as received. */
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** Form fields of a query-protocol body (EC2), e.g. `params.get('VolumeId.1')`. */
+  params: URLSearchParams;
+  /** Parsed JSON body for the JSON protocol (SSM), else undefined. */
+  json: unknown;
+}
+
+export interface CannedResponse {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export interface Rule {
+  /** Operation name, a RegExp tested against it, or '*' for every request. */
+  action: string | RegExp | '*';
+  /** Extra predicate on the request (e.g. only one VolumeId). */
+  when?: (req: ProxiedRequest) => boolean;
+  /** Fire this many times, then the rule expires. Default: forever. */
+  times?: number;
+  /** Fire with this probability (seeded PRNG, deterministic). Default 1. */
+  probability?: number;
+  /** Wait this long before answering (before forwarding, or before the canned answer). */
+  delayMs?: number;
+  /** Answer this instead of forwarding. A function gets the request (e.g. to pick EC2 or SSM error format). */
+  respond?: CannedResponse | ((req: ProxiedRequest) => CannedResponse);
+  /** Edit moto's answer body (status and headers are kept; content-length is recomputed). */
+  transform?: (upstreamBody: string, req: ProxiedRequest) => string;
+}
+
+/** Options every ready-made rule helper accepts. */
+export type RuleOptions = Pick<Rule, 'times' | 'probability' | 'delayMs' | 'when'>;
+
+export interface ProxyCall {
+  action: string;
+  /** Date.now() when the request arrived (before any delay). */
+  at: number;
+  /** 'forwarded' (moto answered, maybe transformed) or 'injected' (a rule answered). */
+  outcome?: 'forwarded' | 'injected';
+  /** HTTP status sent back to the client. */
+  status?: number;
+}
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  /** Every request seen, in arrival order. */
+  readonly calls: ProxyCall[];
+  /** Rules still active (expired ones are removed). */
+  readonly rules: readonly Rule[];
+  /** Adds rules at the end of the list; returns the proxy for chaining. */
+  addRule(...rules: Rule[]): FaultProxy;
+  clearRules(): void;
+  /** Number of calls seen for an action ('*' or omitted: all). */
+  count(action?: string | RegExp): number;
+  /** Forgets recorded calls (rules are kept). */
+  clearCalls(): void;
+  /** clearRules + clearCalls (call between tests). */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  /** PRNG seed for `probability` rules. Default 1. */
+  seed?: number;
+}
+
+/** mulberry32: small, fast, seedable PRNG returning floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// EBS direct APIs (REST-JSON), by method and path.
+const EBS_ROUTES: Array<[string, RegExp, string]> = [
+  ['POST', /^\/snapshots\/completion\/[^/]+$/, 'CompleteSnapshot'],
+  ['POST', /^\/snapshots$/, 'StartSnapshot'],
+  ['GET', /^\/snapshots\/[^/]+\/changedblocks$/, 'ListChangedBlocks'],
+  ['GET', /^\/snapshots\/[^/]+\/blocks$/, 'ListSnapshotBlocks'],
+  ['GET', /^\/snapshots\/[^/]+\/blocks\/[^/]+$/, 'GetSnapshotBlock'],
+  ['PUT', /^\/snapshots\/[^/]+\/blocks\/[^/]+$/, 'PutSnapshotBlock'],
+];
+
+/** operationOf names the AWS operation of a request (see the module comment). */
+export function operationOf(
+  method: string,
+  url: string,
+  headers: http.IncomingHttpHeaders,
+  body: string,
+): { action: string; protocol: Protocol; params: URLSearchParams; json: unknown } {
+  const target = headers['x-amz-target'];
+  const targetStr = Array.isArray(target) ? target[0] : target;
+  if (targetStr) {
+    let json: unknown;
+    try {
+      json = body ? JSON.parse(body) : {};
+    } catch {
+      json = undefined;
+    }
+    return { action: targetStr.slice(targetStr.lastIndexOf('.') + 1), protocol: 'json', params: new URLSearchParams(), json };
+  }
+  const u = new URL(url, 'http://proxy.invalid');
+  const ctype = String(headers['content-type'] ?? '');
+  const params = ctype.includes('application/x-www-form-urlencoded') || /(^|&)Action=/.test(body)
+    ? new URLSearchParams(body)
+    : new URLSearchParams();
+  const action = params.get('Action') ?? u.searchParams.get('Action');
+  if (action) return { action, protocol: 'query', params, json: undefined };
+  for (const [m, re, name] of EBS_ROUTES) {
+    if (m === method && re.test(u.pathname)) return { action: name, protocol: 'rest', params, json: undefined };
+  }
+  return { action: `${method} ${u.pathname}`, protocol: 'unknown', params, json: undefined };
+}
+
+function actionMatches(pattern: Rule['action'] | undefined, action: string): boolean {
+  if (pattern === undefined || pattern === '*') return true;
+  if (typeof pattern === 'string') return pattern === action;
+  pattern.lastIndex = 0;
+  return pattern.test(action);
+}
+
+// Hop-by-hop headers (and the ones we recompute) are never copied across.
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'content-length']);
+
+function copyHeaders(h: http.IncomingHttpHeaders | http.IncomingMessage['headers']): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k.toLowerCase())) out[k] = v;
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function readBody(stream: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+/** startFaultProxy starts the proxy on a free 127.0.0.1 port in front of `upstream` (e.g. moto's endpoint). */
+export async function startFaultProxy(upstream: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
+  const up = new URL(upstream);
+  if (up.protocol !== 'http:') throw new Error(`fault proxy: only http upstreams are supported, got ${upstream}`);
+  const random = seededRandom(options.seed ?? 1);
+  const rules: Rule[] = [];
+  const calls: ProxyCall[] = [];
+  const agent = new http.Agent({ keepAlive: true });
+
+  const forward = (req: http.IncomingMessage, body: Buffer) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const headers = copyHeaders(req.headers);
+      headers.host = up.host;
+      headers['content-length'] = String(body.length);
+      const out = http.request(
+        { protocol: up.protocol, hostname: up.hostname, port: up.port, method: req.method, path: req.url, headers, agent },
+        (res) => {
+          readBody(res).then((b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }), reject);
+        },
+      );
+      out.on('error', reject);
+      out.end(body);
+    });
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const raw = await readBody(req);
+    const body = raw.toString('utf8');
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const op = operationOf(method, url, req.headers, body);
+    const call: ProxyCall = { action: op.action, at: Date.now() };
+    calls.push(call);
+    const preq: ProxiedRequest = { ...op, method, url, headers: req.headers, body };
+
+    let delay = 0;
+    let canned: CannedResponse | undefined;
+    const transforms: NonNullable<Rule['transform']>[] = [];
+    for (const rule of [...rules]) {
+      if (!actionMatches(rule.action, op.action)) continue;
+      if (rule.when && !rule.when(preq)) continue;
+      if (rule.probability !== undefined && rule.probability < 1 && !(random() < rule.probability)) continue;
+      if (rule.times !== undefined) {
+        rule.times -= 1;
+        if (rule.times <= 0) rules.splice(rules.indexOf(rule), 1);
+      }
+      delay += rule.delayMs ?? 0;
+      if (rule.transform) transforms.push(rule.transform);
+      if (rule.respond) {
+        canned = typeof rule.respond === 'function' ? rule.respond(preq) : rule.respond;
+        break;
+      }
+    }
+    if (delay > 0) await sleep(delay);
+
+    if (canned) {
+      const b = Buffer.from(canned.body, 'utf8');
+      call.outcome = 'injected';
+      call.status = canned.status;
+      res.writeHead(canned.status, { ...canned.headers, 'content-length': String(b.length) });
+      res.end(b);
+      return;
+    }
+    const answer = await forward(req, raw);
+    let outBody = answer.body;
+    if (transforms.length > 0) {
+      let text = outBody.toString('utf8');
+      for (const t of transforms) text = t(text, preq);
+      outBody = Buffer.from(text, 'utf8');
+    }
+    call.outcome = 'forwarded';
+    call.status = answer.status;
+    res.writeHead(answer.status, { ...copyHeaders(answer.headers), 'content-length': String(outBody.length) });
+    res.end(outBody);
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      // A proxy bug or an unreachable upstream must be loud: answer 502 with the reason.
+      const msg = `fault proxy error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(msg);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  const proxy: FaultProxy = {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    rules,
+    addRule(...more: Rule[]) {
+      for (const r of more) {
+        if (r.times !== undefined && !(r.times > 0)) throw new Error(`fault proxy rule: times must be > 0 (got ${r.times})`);
+        rules.push({ ...r });
+      }
+      return proxy;
+    },
+    clearRules() {
+      rules.splice(0);
+    },
+    count(action?: string | RegExp) {
+      return calls.filter((c) => actionMatches(action, c.action)).length;
+    },
+    clearCalls() {
+      calls.splice(0);
+    },
+    reset() {
+      rules.splice(0);
+      calls.splice(0);
+    },
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        agent.destroy();
+      });
+      return stopped;
+    },
+  };
+  return proxy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ready-made rules.
+
+let requestCounter = 0;
+/** Deterministic request ids for injected answers. */
+function requestId(): string {
+  requestCounter += 1;
+  return `00000000-0000-4000-8000-${requestCounter.toString(16).padStart(12, '0')}`;
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** ec2ErrorResponse is the body EC2 (query protocol) sends for an error. */
+export function ec2ErrorResponse(code: string, message: string, status = 400): CannedResponse {
+  return {
+    status,
+    headers: { 'content-type': 'text/xml;charset=UTF-8' },
+    body:
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${xmlEscape(code)}</Code>` +
+      `<Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${requestId()}</RequestID></Response>`,
+  };
+}
+
+/** ssmErrorResponse is the body SSM (JSON 1.1 protocol) sends for an error. */
+export function ssmErrorResponse(type: string, message: string, status = 400): CannedResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId() },
+    body: JSON.stringify({ __type: type, message }),
+  };
+}
+
+/**
+ * throttle answers like the service would when throttling: EC2's `RequestLimitExceeded` (HTTP 503, XML)
+ * for query-protocol requests, SSM's `ThrottlingException` (HTTP 400, JSON) for JSON-protocol ones.
+ * The format is picked per request, so `throttle('*', ...)` works for both services (EBS direct APIs get
+ * a REST-JSON ThrottlingException).
+ */
+export function throttle(action: Rule['action'], opts: RuleOptions = {}): Rule {
+  return {
+    ...opts,
+    action,
+    respond: (req) => {
+      if (req.protocol === 'json') return ssmErrorResponse('ThrottlingException', 'Rate exceeded', 400);
+      if (req.protocol === 'rest') {
+        // EBS direct APIs (REST-JSON): the error type travels in a header.
+        const r = ssmErrorResponse('ThrottlingException', 'Rate exceeded', 400);
+        return { ...r, headers: { ...r.headers, 'content-type': 'application/json', 'x-amzn-errortype': 'ThrottlingException' } };
+      }
+      return ec2ErrorResponse('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    },
+  };
+}
+
+/** ec2Error answers an EC2 action with an EC2 error (e.g. IncorrectState, VolumeInUse, InvalidSnapshot.NotFound, UnauthorizedOperation). */
+export function ec2Error(action: Rule['action'], code: string, message: string, status = 400, opts: RuleOptions = {}): Rule {
+  return { ...opts, action, respond: () => ec2ErrorResponse(code, message, status) };
+}
+
+/** ssmError answers an SSM action with an SSM error (e.g. InvalidInstanceId, InvocationDoesNotExist). */
+export function ssmError(action: Rule['action'], type: string, message: string, status = 400, opts: RuleOptions = {}): Rule {
+  return { ...opts, action, respond: () => ssmErrorResponse(type, message, status) };
+}
+
+/** A scripted JSON answer: the object itself, or a function of the request returning it. */
+export type ScriptedBody = object | ((req: ProxiedRequest) => object);
+
+/**
+ * ssmJson scripts an SSM JSON answer (HTTP 200). `bodyObject` may be a function of the request, e.g. to
+ * echo the CommandId/InstanceId. For a sequence, add several rules with `times: 1` (or use ssmSequence).
+ */
+export function ssmJson(action: Rule['action'], bodyObject: ScriptedBody, opts: RuleOptions = {}): Rule {
+  return {
+    ...opts,
+    action,
+    respond: (req) => ({
+      status: 200,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId() },
+      body: JSON.stringify(typeof bodyObject === 'function' ? bodyObject(req) : bodyObject),
+    }),
+  };
+}
+
+/**
+ * ssmSequence scripts successive answers to one SSM action: each body answers once, in order; the last
+ * one keeps answering (unless `repeatLast: false`, after which requests reach moto again).
+ */
+export function ssmSequence(
+  action: Rule['action'],
+  bodies: ScriptedBody[],
+  opts: Omit<RuleOptions, 'times'> & { repeatLast?: boolean } = {},
+): Rule[] {
+  const { repeatLast = true, ...rest } = opts;
+  return bodies.map((b, i) => ssmJson(action, b, i === bodies.length - 1 && repeatLast ? rest : { ...rest, times: 1 }));
+}
+
+/** ec2Xml scripts a full EC2 XML answer (HTTP 200), e.g. a DescribeInstanceStatus reporting `impaired`. */
+export function ec2Xml(action: Rule['action'], xml: string | ((req: ProxiedRequest) => string), opts: RuleOptions = {}): Rule {
+  return {
+    ...opts,
+    action,
+    respond: (req) => ({
+      status: 200,
+      headers: { 'content-type': 'text/xml;charset=UTF-8' },
+      body: typeof xml === 'function' ? xml(req) : xml,
+    }),
+  };
+}
+
+/** delay forwards the request after `ms` milliseconds. */
+export function delay(action: Rule['action'], ms: number, opts: Omit<RuleOptions, 'delayMs'> = {}): Rule {
+  return { ...opts, action, delayMs: ms };
+}
