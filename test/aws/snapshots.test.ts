@@ -6,10 +6,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { SnapshotNotFoundError, isSnapdrillError } from '../../src/errors.js';
 import { makePlan } from '../../src/plan.js';
-import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
+import { createEc2Client, sdkEc2Api } from '../../src/providers/aws/ec2.js';
+import type { AwsProviderConfig } from '../../src/config/types.js';
 import { listAwsSnapshots, originOf } from '../../src/providers/aws/snapshots.js';
 import { selectSnapshots } from '../../src/select.js';
 import { tempDir } from '../helpers.js';
+import { startFaultProxy, throttle } from './fault-proxy.js';
 import { ec2For, fakeCredentials, startMoto, type MotoServer } from './moto.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -99,6 +101,25 @@ describe('AWS snapshot selection and plan, against moto', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).snapshots.map((x: { id: string }) => x.id)).toEqual([s.snapshotId]);
+  });
+
+  it('GIVEN EC2 throttles half of the DescribeSnapshots calls THEN selection still succeeds through adaptive retry', async () => {
+    const s = await snapshotOf(undefined, 8, { tier: 'gold' });
+    const proxy = await startFaultProxy(moto.endpoint, { seed: 7 });
+    try {
+      proxy.addRule(throttle('DescribeSnapshots', { probability: 0.5, times: 6 }));
+      process.env.AWS_ACCESS_KEY_ID = fakeCredentials.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = fakeCredentials.secretAccessKey;
+      const cfg = loadConfig(awsConfig()).provider;
+      const api = sdkEc2Api(createEc2Client({ ...(cfg as AwsProviderConfig), endpoint: proxy.endpoint }));
+      for (let i = 0; i < 4; i++) {
+        const got = await listAwsSnapshots(api, 'us-east-1', [{ tags: { tier: 'gold' } }]);
+        expect(got.map((x) => x.id)).toEqual([s.snapshotId]);
+      }
+      expect(proxy.calls.filter((c) => c.outcome === 'injected').length, JSON.stringify(proxy.calls)).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses to run verifications on AWS yet, saying what works instead (exit 3)', () => {
