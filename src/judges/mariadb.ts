@@ -129,7 +129,9 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
       f.excerpts.push({ title: 'innochecksum failures', text: inno.failures.map((x) => `${x[0]} (exit ${x[1]}): ${x[2]}`).join('\n') });
     }
   }
-  const crashed = crashedOffline ?? recoveredOnStart;
+  // checkpoint_lsn == end_lsn is necessary but not sufficient: a crash before the first checkpoint after a
+  // restart still shows the clean-shutdown values, and only the startup log tells (measured on 10.11).
+  const crashed = Boolean(crashedOffline) || recoveredOnStart;
   if (corrupt.length) {
     f.state = 'corrupt';
     f.summary = corrupt.join('; ');

@@ -107,6 +107,12 @@ export function judgePostgres(t: DbTarget, facts: Fact[]): DatabaseFinding {
     } else if (start.died && ENVIRONMENT_FAILURE.test(start.log)) {
       unknown.push(`the server could not start on the helper (not a problem of the snapshot): ${ENVIRONMENT_FAILURE.exec(start.log)![0]}`);
       f.hints.push({ text: 'the helper could not run PostgreSQL on the copy', remedy: 'read the server log excerpt: check permissions on the scratch directory and that no other server holds the socket' });
+    } else if (start.died && /WAL ends before end of online backup/.test(start.log)) {
+      corrupt.push('backup-mode snapshot without the WAL written up to pg_backup_stop(): recovery cannot reach a consistent state');
+      f.hints.push({
+        text: 'the snapshot holds backup_label but not the WAL from the backup start to pg_backup_stop(), which recovery needs',
+        remedy: 'archive WAL (archive_command / pg_receivewal) and restore it with the snapshot, or take the snapshot from a stopped standby',
+      });
     } else if (start.died) {
       corrupt.push('the server did not start on the copy: recovery failed');
       ev.push({ key: 'postgresql.started', value: false, text: 'the server exited during startup/recovery on the copy' });

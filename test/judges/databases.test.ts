@@ -89,6 +89,13 @@ describe('PostgreSQL judge on captured output', () => {
     expect(env.summary).toMatch(/not a problem of the snapshot/);
   });
 
+  it('GIVEN backup_label without the WAL up to pg_backup_stop THEN corrupt, naming the missing WAL', () => {
+    const log = 'LOG:  starting backup recovery with redo LSN 0/2000028\nFATAL:  WAL ends before end of online backup\nHINT:  All WAL generated while online backup was taken must be available at recovery.';
+    const f = judgeDb('pg-backup', PG, withFault(load('pg-backup'), 'startup', (v) => ({ ...v, ready: false, died: true, log, keyLines: log })));
+    expect(f.state).toBe('corrupt');
+    expect(f.hints[0]!.remedy).toMatch(/archive WAL/);
+  });
+
   it('GIVEN recovery did not finish in time THEN unknown with the timeout remedy', () => {
     const f = judgeDb('pg-crash', PG, withFault(load('pg-crash'), 'startup', (v) => ({ ...v, ready: false, died: false })));
     expect(f.state).toBe('unknown');
@@ -139,6 +146,13 @@ describe('MariaDB judge on captured output', () => {
     expect(ev(f)['mariadb.innochecksum_failures']).toEqual(['shop/orders.ibd']);
     // Without innochecksum, the parsed CHECK TABLE rows alone convict it.
     expect(judgeDb('mariadb-corrupt', MY, withFault(facts, 'innochecksum', 'remove')).state).toBe('corrupt');
+  });
+
+  it('GIVEN a crash before the first checkpoint (redo looks clean) but startup ran crash recovery THEN recovered', () => {
+    const facts = withFault(load('mariadb-crash'), 'redo', (v) => ({ ...v, block1: '00000000000393a800000000000393a8', block2: '00000000000393a800000000000393a8' }));
+    const f = judgeDb('mariadb-crash', MY, facts);
+    expect(f.evidence.find((e) => e.key === 'mariadb.redo_checkpoint')!.text).toMatch(/clean shutdown/);
+    expect(f.state).toBe('recovered');
   });
 
   it('GIVEN the server crashed while checking tables THEN corrupt', () => {
