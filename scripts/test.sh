@@ -4,4 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx tsc -p tsconfig.json --noEmit
-npm test
+results=$(mktemp /tmp/snapdrill-vitest.XXXXXX.json)
+trap 'rm -f "$results"' EXIT
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile="$results"
+code=$?
+set -e
+# One plain closing line that any CI can read, whatever the runner printed above it.
+node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
+exit $code
