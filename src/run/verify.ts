@@ -1,23 +1,20 @@
 import type { CheckRegistry } from '../checks/registry.js';
-import { runCheck, runLibraryCommand, type CheckRun } from '../checks/runner.js';
-import { encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, canariesFor, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
-import { judgeMariadb } from '../judges/mariadb.js';
-import { judgePostgres } from '../judges/postgresql.js';
-import { judgeSqlite } from '../judges/sqlite.js';
-import type { Engine } from '../config/types.js';
-import type { Config } from '../config/types.js';
+import { runCheck, runLibraryCommand, type CheckRun, type Fact } from '../checks/runner.js';
+import type { Config, Engine } from '../config/types.js';
 import { errorMessage, InterruptedError, isSnapdrillError } from '../errors.js';
-import { judgeDiscovery } from '../judges/discovery.js';
+import { canariesFor, encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
+import { judgeDiscovery, type FsTarget } from '../judges/discovery.js';
 import { judgeExt4 } from '../judges/ext4.js';
+import { judgeMariadb } from '../judges/mariadb.js';
 import { evaluatePolicy } from '../judges/policy.js';
+import { judgePostgres } from '../judges/postgresql.js';
 import { judgeSnapshot } from '../judges/snapshot.js';
+import { judgeSqlite } from '../judges/sqlite.js';
 import type { FilesystemFinding } from '../judges/types.js';
 import { judgeXfs } from '../judges/xfs.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { processStartTicks } from '../ledger/resources.js';
 import type { Provider, SnapshotInfo, StageContext } from '../providers/provider.js';
-import type { FsTarget } from '../judges/discovery.js';
-import type { Fact } from '../checks/runner.js';
 import type { RunEvents } from './events.js';
 import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from './types.js';
 
@@ -166,7 +163,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
   };
 
   /** inspectDatabases mounts one replayed filesystem, finds its databases, checks each (concurrently) and unmounts it. */
-  const inspectDatabases = async (t: FsTarget, fsFinding: FilesystemFinding, _device: string, scratch: string): Promise<DbTarget[]> => {
+  const inspectDatabases = async (t: FsTarget, fsFinding: FilesystemFinding, scratch: string): Promise<DbTarget[]> => {
     const fsVars = { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' };
     const dbc = config.databases;
     try {
@@ -254,7 +251,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
             checks.push(blocked('dbfind', t.device, `filesystem ${t.target} is ${fsFinding?.state ?? 'unchecked'}`));
             continue;
           }
-          found.push(...(await inspectDatabases(t, fsFinding, attached.device, restored.scratch)));
+          found.push(...(await inspectDatabases(t, fsFinding, restored.scratch)));
         }
         canaries.push(...missingCanaries(config.databases.canaries, found, snap.tags));
       }
