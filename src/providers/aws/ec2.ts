@@ -1,4 +1,15 @@
-import { EC2Client, paginateDescribeSnapshots, type Filter, type Snapshot } from '@aws-sdk/client-ec2';
+import {
+  CreateVolumeCommand,
+  DeleteVolumeCommand,
+  EC2Client,
+  paginateDescribeSnapshots,
+  paginateDescribeVolumes,
+  type Filter,
+  type Snapshot,
+  type Tag,
+  type Volume,
+  type VolumeType,
+} from '@aws-sdk/client-ec2';
 import type { AwsProviderConfig } from '../../config/types.js';
 import { InfraError, SnapshotNotFoundError } from '../../errors.js';
 
@@ -6,6 +17,11 @@ import { InfraError, SnapshotNotFoundError } from '../../errors.js';
 export interface Ec2Api {
   /** describeSnapshots pages through DescribeSnapshots and returns one flat array. */
   describeSnapshots(input: { snapshotIds?: string[]; filters?: Filter[] }): Promise<Snapshot[]>;
+  /** createVolume restores a snapshot into a new volume, tagged in the create call itself. */
+  createVolume(input: { snapshotId: string; availabilityZone: string; volumeType: VolumeType; kmsKeyId?: string; tags: Tag[] }): Promise<string>;
+  /** describeVolumes pages through DescribeVolumes (by ids or filters) and returns one flat array. */
+  describeVolumes(input: { volumeIds?: string[]; filters?: Filter[] }): Promise<Volume[]>;
+  deleteVolume(volumeId: string): Promise<void>;
 }
 
 /** createEc2Client builds the SDK client: adaptive retry, because nightly runs of hundreds of snapshots meet RequestLimitExceeded. */
@@ -28,6 +44,12 @@ export function awsError(e: unknown, where: string): Error {
     const ids = [...message.matchAll(/snap-[0-9a-zA-Z]+/g)].map((m) => m[0]);
     return new SnapshotNotFoundError(ids.length ? ids : [message], where);
   }
+  if (/KMS|kms/.test(name) || /KMS key|kms:/.test(message)) {
+    return new InfraError('aws-kms', `the KMS key of an encrypted snapshot cannot be used: ${message}`, {
+      remedy: 'grant the role kms:CreateGrant, kms:Decrypt, kms:DescribeKey and kms:GenerateDataKeyWithoutPlaintext on the key (and ReEncrypt* when restoring with another key)',
+      cause: e,
+    });
+  }
   if (name === 'UnauthorizedOperation' || name === 'AccessDenied' || name === 'AccessDeniedException') {
     return new InfraError('aws-permission', `not allowed: ${message}`, { remedy: 'attach iam/snapdrill-policy.json (least privilege for what snapdrill calls) to the role snapdrill runs as', cause: e });
   }
@@ -45,6 +67,27 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
       const input = { OwnerIds: snapshotIds?.length ? undefined : ['self'], ...(snapshotIds?.length ? { SnapshotIds: snapshotIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
       for await (const page of paginateDescribeSnapshots({ client, pageSize: snapshotIds?.length ? undefined : 500 }, input)) out.push(...(page.Snapshots ?? []));
       return out;
+    },
+    async createVolume({ snapshotId, availabilityZone, volumeType, kmsKeyId, tags }) {
+      const r = await client.send(
+        new CreateVolumeCommand({
+          SnapshotId: snapshotId,
+          AvailabilityZone: availabilityZone,
+          VolumeType: volumeType,
+          ...(kmsKeyId ? { KmsKeyId: kmsKeyId, Encrypted: true } : {}),
+          TagSpecifications: [{ ResourceType: 'volume', Tags: tags }],
+        }),
+      );
+      return r.VolumeId!;
+    },
+    async describeVolumes({ volumeIds, filters }) {
+      const out: Volume[] = [];
+      const input = { ...(volumeIds?.length ? { VolumeIds: volumeIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
+      for await (const page of paginateDescribeVolumes({ client, pageSize: volumeIds?.length ? undefined : 500 }, input)) out.push(...(page.Volumes ?? []));
+      return out;
+    },
+    async deleteVolume(volumeId) {
+      await client.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
     },
   };
 }

@@ -1,0 +1,128 @@
+import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SnapshotNotFoundError } from '../../src/errors.js';
+import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
+import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
+import { TAG } from '../../src/providers/aws/tags.js';
+import { restoreVolumes, type RestoreOptions } from '../../src/providers/aws/volumes.js';
+import { startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
+import { ec2For, startMoto, type MotoServer } from './moto.js';
+
+let moto: MotoServer;
+let proxy: FaultProxy;
+let direct: EC2Client;
+
+async function snapshots(n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8 }))).VolumeId!;
+    out.push((await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!);
+  }
+  return out;
+}
+
+const opts = (extra: Partial<RestoreOptions> = {}): RestoreOptions => ({
+  runId: 'run-test',
+  availabilityZone: 'us-east-1a',
+  volumeType: 'gp3',
+  ttlMs: 3_600_000,
+  wait: { timeoutMs: 20_000, pollMs: 50, reason: 'restored volume available' },
+  ...extra,
+});
+
+/** snapdrillVolumes lists the volumes carrying snapdrill's run tag, straight from moto. */
+async function snapdrillVolumes() {
+  const r = await direct.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }));
+  return r.Volumes ?? [];
+}
+
+describe('AWS restore and gc, against moto behind the fault proxy', () => {
+  beforeAll(async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint, { seed: 42 });
+    direct = ec2For(moto.endpoint);
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    proxy.reset();
+  });
+
+  it('creates one volume per snapshot, tagged in the create call, and records each as soon as it exists', async () => {
+    const snaps = await snapshots(3);
+    const recorded: string[] = [];
+    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ onCreated: (_s, v) => recorded.push(v) }));
+    expect(out.every((o) => o.ok)).toBe(true);
+    expect(recorded.sort()).toEqual(out.map((o) => o.volumeId!).sort());
+    const vols = await snapdrillVolumes();
+    expect(vols).toHaveLength(3);
+    for (const v of vols) {
+      const tags = Object.fromEntries((v.Tags ?? []).map((t) => [t.Key, t.Value]));
+      expect(tags[TAG.runId]).toBe('run-test');
+      expect(Date.parse(tags[TAG.expiresAt]!)).toBeGreaterThan(Date.now());
+      expect(snaps).toContain(tags[TAG.sourceSnapshot]);
+      expect(v.VolumeType).toBe('gp3');
+    }
+    // Tags travel in CreateVolume itself: no separate CreateTags call, so nothing exists untagged.
+    expect(proxy.calls.filter((c) => c.action === 'CreateTags')).toEqual([]);
+  });
+
+  it('waits with one DescribeVolumes per tick for all volumes in flight, however many there are', async () => {
+    const snaps = await snapshots(6);
+    // The emulator makes volumes available at once: the proxy reports them "creating" for two polls.
+    proxy.addRule({ action: 'DescribeVolumes', times: 2, transform: (body: string) => body.replace(/<status>available<\/status>/g, '<status>creating</status>') });
+    const t0 = performance.now();
+    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ wait: { timeoutMs: 20_000, pollMs: 200, reason: 'available' } }));
+    expect(out.every((o) => o.ok)).toBe(true);
+    expect(proxy.count('DescribeVolumes')).toBe(3);
+    expect(proxy.count('CreateVolume')).toBe(6);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(400);
+  });
+
+  it('GIVEN volumes that never become available THEN each fails with a timeout naming it, and gc can still find them', async () => {
+    const snaps = await snapshots(2);
+    proxy.addRule({ action: 'DescribeVolumes', transform: (body: string) => body.replace(/<status>available<\/status>/g, '<status>creating</status>') });
+    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ wait: { timeoutMs: 300, pollMs: 50, reason: 'restored volume available' } }));
+    expect(out.map((o) => o.ok)).toEqual([false, false]);
+    for (const o of out) expect(!o.ok && o.error.message).toMatch(new RegExp(`volume ${o.volumeId} from ${o.snapshotId} not available after 0s \\(restored volume available\\)`));
+    expect(await snapdrillVolumes()).toHaveLength(2);
+  });
+
+  it('GIVEN 20% of CreateVolume and DescribeVolumes calls throttled THEN every restore still succeeds', async () => {
+    const snaps = await snapshots(8);
+    proxy.addRule(throttle(/^(CreateVolume|DescribeVolumes)$/, { probability: 0.2 }));
+    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })), snaps.map((snapshotId) => ({ snapshotId })), opts());
+    expect(out.every((o) => o.ok)).toBe(true);
+    expect(proxy.calls.some((c) => c.outcome === 'injected')).toBe(true);
+  });
+
+  it('GIVEN a snapshot that does not exist THEN that one fails naming it, the others are restored', async () => {
+    const [good] = await snapshots(1);
+    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: good! }, { snapshotId: 'snap-0000000000badbad0' }], opts());
+    expect(out[0]!.ok).toBe(true);
+    expect(out[1]!.ok).toBe(false);
+    expect(!out[1]!.ok && out[1]!.error).toBeInstanceOf(SnapshotNotFoundError);
+  });
+
+  it('GIVEN a run killed after creating volumes WHEN gc runs after their expiry THEN it deletes them, and only them', async () => {
+    const snaps = await snapshots(3);
+    const other = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
+    await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: 60_000 }));
+    // ...and the process is killed here: nothing deletes the volumes.
+    const api = sdkEc2Api(ec2For(proxy.endpoint));
+    const early = await collectAwsGarbage(api, { dryRun: false });
+    expect(early.map((l) => l.action)).toEqual(['kept-not-expired', 'kept-not-expired', 'kept-not-expired']);
+    const later = new Date(Date.now() + 120_000);
+    const dry = await collectAwsGarbage(api, { dryRun: true, now: later });
+    expect(dry.map((l) => l.action)).toEqual(['would-remove', 'would-remove', 'would-remove']);
+    expect(await snapdrillVolumes()).toHaveLength(3);
+    const done = await collectAwsGarbage(api, { dryRun: false, now: later });
+    expect(done.map((l) => l.action)).toEqual(['removed', 'removed', 'removed']);
+    expect(await snapdrillVolumes()).toHaveLength(0);
+    const left = await direct.send(new DescribeVolumesCommand({ VolumeIds: [other] }));
+    expect(left.Volumes).toHaveLength(1);
+  });
+});
