@@ -7,6 +7,8 @@ import { ExitCode, errorMessage, isSnapdrillError } from './errors.js';
 import { collectGarbage, defaultStateDir } from './ledger/ledger.js';
 import { chooseProgressMode, createProgress } from './progress/progress.js';
 import { makePlan } from './plan.js';
+import { createEc2Client, sdkEc2Api } from './providers/aws/ec2.js';
+import { collectAwsGarbage } from './providers/aws/gc.js';
 import { executeRun } from './run/run.js';
 import type { RunReport } from './run/types.js';
 import { VERSION } from './version.js';
@@ -251,12 +253,25 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       'Remove what killed runs left behind (scratch copies, loop devices, mounts, processes), from their ledgers',
       (y) =>
         stateDirOption(y)
+          .option('config', { alias: 'c', type: 'string', describe: 'With an aws provider: remove expired snapdrill resources from the account instead of local leftovers' })
           .option('dry-run', { type: 'boolean', describe: 'Only list what would be removed (the default on an interactive terminal without --yes)' })
           .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Remove without asking, also on a terminal' })
           .option('json', { type: 'boolean', default: false, describe: 'Print the outcome as JSON' })
           .epilogue(`${EXIT_CODES}\n  gc exits 0 when everything left over was removed (or would be), 3 when something could not be removed.`),
       async (argv) => {
         const dryRun = argv['dry-run'] ?? (process.stdin.isTTY && !argv.yes);
+        const cfg = argv.config ? loadConfig(argv.config as string) : undefined;
+        if (cfg?.provider.type === 'aws') {
+          const left = await collectAwsGarbage(sdkEc2Api(createEc2Client(cfg.provider)), { dryRun: Boolean(dryRun) });
+          if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun: Boolean(dryRun), resources: left }, null, 2)}\n`);
+          else if (left.length === 0) process.stdout.write('nothing left over\n');
+          else {
+            for (const l of left) process.stdout.write(`${l.action.padEnd(16)} ${l.kind} ${l.id} (run ${l.runId}, expires ${l.expiresAt || 'never set'})${l.error ? `: ${l.error}` : ''}\n`);
+            if (dryRun) process.stdout.write('dry run: nothing removed; re-run with --yes to remove\n');
+          }
+          if (left.some((l) => l.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
+          return;
+        }
         const out = await collectGarbage((argv['state-dir'] as string | undefined) ?? defaultStateDir(), { dryRun: Boolean(dryRun) });
         if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun: Boolean(dryRun), resources: out }, null, 2)}\n`);
         else if (out.length === 0) process.stdout.write('nothing left over\n');

@@ -1,5 +1,9 @@
 import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.js';
 import { SnapshotNotFoundError } from '../../src/errors.js';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
@@ -8,6 +12,7 @@ import { restoreVolumes, type RestoreOptions } from '../../src/providers/aws/vol
 import { startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
 import { ec2For, startMoto, type MotoServer } from './moto.js';
 
+const ROOT = path.resolve(import.meta.dirname, '../..');
 let moto: MotoServer;
 let proxy: FaultProxy;
 let direct: EC2Client;
@@ -105,6 +110,26 @@ describe('AWS restore and gc, against moto behind the fault proxy', () => {
     expect(out[0]!.ok).toBe(true);
     expect(out[1]!.ok).toBe(false);
     expect(!out[1]!.ok && out[1]!.error).toBeInstanceOf(SnapshotNotFoundError);
+  });
+
+  it('snapdrill gc -c aws.yaml lists expired volumes on a terminal-less dry run, then removes them with --yes', async () => {
+    const snaps = await snapshots(2);
+    await restoreVolumes(sdkEc2Api(ec2For(moto.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: -1000 }));
+    const cfg = path.join(tempDir('gc-cfg'), 'aws.yaml');
+    writeFileSync(cfg, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${moto.endpoint}"}\n`);
+    const gc = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'gc', '-c', cfg, '--json', ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true' },
+      });
+    const dry = gc('--dry-run');
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).resources.map((r: { action: string }) => r.action)).toEqual(['would-remove', 'would-remove']);
+    expect(await snapdrillVolumes()).toHaveLength(2);
+    const real = gc('--yes');
+    expect(JSON.parse(real.stdout).resources.map((r: { action: string }) => r.action)).toEqual(['removed', 'removed']);
+    expect(await snapdrillVolumes()).toHaveLength(0);
   });
 
   it('GIVEN a run killed after creating volumes WHEN gc runs after their expiry THEN it deletes them, and only them', async () => {
