@@ -1,0 +1,114 @@
+import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { AwsProviderConfig } from '../../config/types.js';
+import type { Shell, ShellResult, ShellRunOptions } from '../../shells/shell.js';
+import { awsError } from './ec2.js';
+
+/** SSM_STDOUT_LIMIT and SSM_STDERR_LIMIT are what GetCommandInvocation returns at most of each stream. */
+export const SSM_STDOUT_LIMIT = 24_000;
+export const SSM_STDERR_LIMIT = 8_000;
+
+/** Invocation is the part of GetCommandInvocation the shell reads. */
+export interface Invocation {
+  status: string;
+  responseCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** SsmApi lists only the SSM calls snapdrill makes; iam/snapdrill-policy.json must grant each (a test checks). */
+export interface SsmApi {
+  sendCommand(instanceId: string, commands: string[], timeoutSeconds: number): Promise<string>;
+  /** getCommandInvocation answers undefined while SSM does not know the invocation yet (InvocationDoesNotExist). */
+  getCommandInvocation(commandId: string, instanceId: string): Promise<Invocation | undefined>;
+}
+
+/** createSsmClient builds the SSM client with adaptive retry (SendCommand and polling share a low rate limit). */
+export function createSsmClient(cfg: AwsProviderConfig): SSMClient {
+  return new SSMClient({ region: cfg.region, retryMode: 'adaptive', maxAttempts: 10, ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}) });
+}
+
+/** sdkSsmApi implements SsmApi with the real SDK client. */
+export function sdkSsmApi(client: SSMClient): SsmApi {
+  return {
+    async sendCommand(instanceId, commands, timeoutSeconds) {
+      const r = await client.send(
+        new SendCommandCommand({
+          InstanceIds: [instanceId],
+          DocumentName: 'AWS-RunShellScript',
+          Parameters: { commands, executionTimeout: [String(timeoutSeconds)] },
+          TimeoutSeconds: Math.max(30, Math.min(timeoutSeconds, 2_592_000)),
+          Comment: 'snapdrill check',
+        }),
+      );
+      return r.Command!.CommandId!;
+    },
+    async getCommandInvocation(commandId, instanceId) {
+      try {
+        const r = await client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+        return { status: r.Status ?? 'Pending', responseCode: r.ResponseCode ?? -1, stdout: r.StandardOutputContent ?? '', stderr: r.StandardErrorContent ?? '' };
+      } catch (e) {
+        if ((e as { name?: string }).name === 'InvocationDoesNotExist') return undefined;
+        throw e;
+      }
+    },
+  };
+}
+
+/** wrapScript makes the one command AWS-RunShellScript runs: the script travels base64-encoded and runs under bash, so no quoting can break it. */
+export function wrapScript(script: string): string {
+  return `echo '${Buffer.from(script, 'utf8').toString('base64')}' | base64 -d | bash -s`;
+}
+
+const FINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
+
+/**
+ * SsmShell runs check scripts on a helper instance through SSM Run Command (AWS-RunShellScript),
+ * polling GetCommandInvocation; it detects SSM's 24,000-character output limit instead of trusting a cut answer.
+ */
+export class SsmShell implements Shell {
+  readonly kind = 'ssm' as const;
+
+  constructor(
+    private readonly api: SsmApi,
+    private readonly instanceId: string,
+    private readonly opts: { pollMs: number; registrationGraceMs?: number } = { pollMs: 2000 },
+  ) {}
+
+  async run(script: string, o: ShellRunOptions): Promise<ShellResult> {
+    const t0 = performance.now();
+    const timeoutSeconds = Math.max(1, Math.ceil(o.timeoutMs / 1000));
+    let commandId: string;
+    try {
+      commandId = await this.api.sendCommand(this.instanceId, [wrapScript(script)], timeoutSeconds);
+    } catch (e) {
+      throw awsError(e, 'SendCommand');
+    }
+    // SSM's own timeout ends the command; ours only bounds the polling, with slack for SSM's bookkeeping.
+    const deadline = t0 + o.timeoutMs + 60_000;
+    const grace = this.opts.registrationGraceMs ?? 30_000;
+    for (;;) {
+      if (o.signal?.aborted) return { exitCode: null, stdout: '', stderr: 'interrupted', durationMs: performance.now() - t0, timedOut: false, truncated: false };
+      let inv: Invocation | undefined;
+      try {
+        inv = await this.api.getCommandInvocation(commandId, this.instanceId);
+      } catch (e) {
+        throw awsError(e, 'GetCommandInvocation');
+      }
+      const elapsed = performance.now() - t0;
+      if (inv && FINAL.has(inv.status)) {
+        const timedOut = inv.status === 'TimedOut';
+        return {
+          exitCode: timedOut || inv.status.startsWith('Cancel') ? null : inv.responseCode,
+          stdout: inv.stdout,
+          stderr: inv.stderr,
+          durationMs: elapsed,
+          timedOut,
+          truncated: inv.stdout.length >= SSM_STDOUT_LIMIT || inv.stderr.length >= SSM_STDERR_LIMIT,
+        };
+      }
+      if (!inv && elapsed > grace) throw awsError(Object.assign(new Error(`command ${commandId} never reached instance ${this.instanceId} (InvocationDoesNotExist for ${Math.round(grace / 1000)}s)`), { name: 'SsmCommandLost' }), 'GetCommandInvocation');
+      if (performance.now() > deadline) return { exitCode: null, stdout: inv?.stdout ?? '', stderr: inv?.stderr ?? '', durationMs: elapsed, timedOut: true, truncated: false };
+      await new Promise((r) => setTimeout(r, this.opts.pollMs));
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CheckRegistry, parseCheckScript } from '../../src/checks/registry.js';
+import { runCheck } from '../../src/checks/runner.js';
+import { SSM_STDOUT_LIMIT, SsmShell, sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
+import { CHECKS_DIR } from '../../src/util/paths.js';
+import { ssmError, ssmJson, ssmSequence, startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { ssmFor, startMoto, type MotoServer } from './moto.js';
+
+let moto: MotoServer;
+let proxy: FaultProxy;
+const INSTANCE = 'i-0123456789abcdef0';
+
+/** asHelper answers GetCommandInvocation with what the command SendCommand carried really prints when bash runs it here. */
+function asHelper(proxy: FaultProxy, opts: { before?: object[] } = {}) {
+  let output = '';
+  let code = 0;
+  proxy.addRule(
+    ssmJson('SendCommand', (req) => {
+      const body = req.json as { InstanceIds: string[]; DocumentName: string; Parameters: { commands: string[] } };
+      expect(body.DocumentName).toBe('AWS-RunShellScript');
+      expect(body.InstanceIds).toEqual([INSTANCE]);
+      try {
+        output = execFileSync('bash', ['-c', body.Parameters.commands.join('\n')], { encoding: 'utf8' });
+        code = 0;
+      } catch (e) {
+        const err = e as { status: number; stdout: string };
+        output = err.stdout;
+        code = err.status;
+      }
+      return { Command: { CommandId: 'cmd-1', Status: 'Pending' } };
+    }),
+  );
+  for (const b of opts.before ?? []) proxy.addRule(ssmJson('GetCommandInvocation', b, { times: 1 }));
+  proxy.addRule(ssmJson('GetCommandInvocation', () => ({ Status: code === 0 ? 'Success' : 'Failed', ResponseCode: code, StandardOutputContent: output.slice(0, SSM_STDOUT_LIMIT), StandardErrorContent: '' })));
+}
+
+const shell = () => new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, registrationGraceMs: 5000 });
+
+describe('SSM shell, against moto behind the fault proxy', () => {
+  beforeAll(async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint);
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    proxy.reset();
+  });
+
+  it('runs a check unchanged: facts come back through SendCommand and GetCommandInvocation, after InvocationDoesNotExist and InProgress', async () => {
+    proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation', 400, { times: 1 }));
+    asHelper(proxy, { before: [{ Status: 'InProgress', ResponseCode: -1 }] });
+    const check = parseCheckScript('/x/echo.sh', `#!/usr/bin/env bash\n# ---\n# id: echo\n# title: Echo\n# stage: discover\n# needs: [base64]\n# mutates: false\n# ---\nfact quote "$(json_str $'it\\'s "quoted" $HOME \`x\`')"\n`);
+    const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
+    const run = await runCheck(reg, check, shell(), { target: '/dev/nvme1n1', scratch: '/tmp', defaultTimeoutMs: 60_000 });
+    expect(run.status).toBe('ran');
+    expect(run.facts).toEqual([{ check: 'echo', target: '/dev/nvme1n1', fact: 'quote', value: 'it\'s "quoted" $HOME `x`' }]);
+    expect(proxy.count('GetCommandInvocation')).toBe(3);
+  });
+
+  it('reports a non-zero exit (Failed) with its ResponseCode', async () => {
+    asHelper(proxy);
+    const r = await shell().run('echo out; exit 4', { timeoutMs: 60_000 });
+    expect(r).toMatchObject({ exitCode: 4, stdout: 'out\n', timedOut: false });
+  });
+
+  it('reports TimedOut as a timeout with no exit code', async () => {
+    proxy.addRule(ssmJson('SendCommand', { Command: { CommandId: 'cmd-2' } }));
+    proxy.addRule(...ssmSequence('GetCommandInvocation', [{ Status: 'InProgress', ResponseCode: -1 }, { Status: 'TimedOut', ResponseCode: -1 }]));
+    const r = await shell().run('sleep 999', { timeoutMs: 1000 });
+    expect(r).toMatchObject({ exitCode: null, timedOut: true });
+  });
+
+  it('detects output cut at 24,000 characters instead of trusting it', async () => {
+    asHelper(proxy);
+    const r = await shell().run(`head -c 30000 /dev/zero | tr '\\0' x`, { timeoutMs: 60_000 });
+    expect(r.stdout.length).toBe(SSM_STDOUT_LIMIT);
+    expect(r.truncated).toBe(true);
+    const small = await shell().run('echo small', { timeoutMs: 60_000 });
+    expect(small.truncated).toBe(false);
+  });
+
+  it('GIVEN the command never reaches the instance THEN a clear error after the grace period, not a hang', async () => {
+    proxy.addRule(ssmJson('SendCommand', { Command: { CommandId: 'cmd-3' } }));
+    proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation'));
+    const s = new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, registrationGraceMs: 300 });
+    await expect(s.run('true', { timeoutMs: 60_000 })).rejects.toThrow(/never reached instance i-0123456789abcdef0/);
+  });
+});
