@@ -2,6 +2,12 @@ import {
   CreateVolumeCommand,
   DeleteVolumeCommand,
   EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  paginateDescribeInstanceStatus,
+  paginateDescribeInstances,
+  type Instance,
+  type InstanceStatus,
   paginateDescribeSnapshots,
   paginateDescribeVolumes,
   type Filter,
@@ -22,6 +28,24 @@ export interface Ec2Api {
   /** describeVolumes pages through DescribeVolumes (by ids or filters) and returns one flat array. */
   describeVolumes(input: { volumeIds?: string[]; filters?: Filter[] }): Promise<Volume[]>;
   deleteVolume(volumeId: string): Promise<void>;
+  /** runInstance launches one helper, tagged (instance and its root volume) in the launch call itself. */
+  runInstance(input: RunHelperInput): Promise<string>;
+  /** describeInstanceStatus answers for every id, running or not (IncludeAllInstances), in one flat array. */
+  describeInstanceStatus(instanceIds: string[]): Promise<InstanceStatus[]>;
+  describeInstances(input: { instanceIds?: string[]; filters?: Filter[] }): Promise<Instance[]>;
+  terminateInstances(instanceIds: string[]): Promise<void>;
+}
+
+/** RunHelperInput is what a helper instance is launched with. */
+export interface RunHelperInput {
+  imageId: string;
+  instanceType: string;
+  availabilityZone: string;
+  subnetId?: string;
+  securityGroupIds?: string[];
+  instanceProfileName?: string;
+  userData?: string;
+  tags: Tag[];
 }
 
 /** createEc2Client builds the SDK client: adaptive retry, because nightly runs of hundreds of snapshots meet RequestLimitExceeded. */
@@ -88,6 +112,42 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
     },
     async deleteVolume(volumeId) {
       await client.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
+    },
+    async runInstance(i) {
+      const r = await client.send(
+        new RunInstancesCommand({
+          ImageId: i.imageId,
+          InstanceType: i.instanceType as never,
+          MinCount: 1,
+          MaxCount: 1,
+          ...(i.subnetId ? { SubnetId: i.subnetId } : { Placement: { AvailabilityZone: i.availabilityZone } }),
+          ...(i.securityGroupIds?.length ? { SecurityGroupIds: i.securityGroupIds } : {}),
+          ...(i.instanceProfileName ? { IamInstanceProfile: { Name: i.instanceProfileName } } : {}),
+          ...(i.userData ? { UserData: Buffer.from(i.userData).toString('base64') } : {}),
+          // IMDSv2 only: a restored disk's software must not read the helper's credentials with a plain GET.
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+          InstanceInitiatedShutdownBehavior: 'terminate',
+          TagSpecifications: [
+            { ResourceType: 'instance', Tags: i.tags },
+            { ResourceType: 'volume', Tags: i.tags },
+          ],
+        }),
+      );
+      return r.Instances![0]!.InstanceId!;
+    },
+    async describeInstanceStatus(instanceIds) {
+      const out: InstanceStatus[] = [];
+      for await (const page of paginateDescribeInstanceStatus({ client }, { InstanceIds: instanceIds, IncludeAllInstances: true })) out.push(...(page.InstanceStatuses ?? []));
+      return out;
+    },
+    async describeInstances({ instanceIds, filters }) {
+      const out: Instance[] = [];
+      const input = { ...(instanceIds?.length ? { InstanceIds: instanceIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
+      for await (const page of paginateDescribeInstances({ client }, input)) for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
+      return out;
+    },
+    async terminateInstances(instanceIds) {
+      if (instanceIds.length) await client.send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));
     },
   };
 }

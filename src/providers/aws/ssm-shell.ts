@@ -1,4 +1,4 @@
-import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsProviderConfig } from '../../config/types.js';
 import type { Shell, ShellResult, ShellRunOptions } from '../../shells/shell.js';
 import { awsError } from './ec2.js';
@@ -20,6 +20,8 @@ export interface SsmApi {
   sendCommand(instanceId: string, commands: string[], timeoutSeconds: number): Promise<string>;
   /** getCommandInvocation answers undefined while SSM does not know the invocation yet (InvocationDoesNotExist). */
   getCommandInvocation(commandId: string, instanceId: string): Promise<Invocation | undefined>;
+  /** onlineInstances says which of these instances have an SSM agent that pings as Online. */
+  onlineInstances(instanceIds: string[]): Promise<Set<string>>;
 }
 
 /** createSsmClient builds the SSM client with adaptive retry (SendCommand and polling share a low rate limit). */
@@ -50,6 +52,16 @@ export function sdkSsmApi(client: SSMClient): SsmApi {
         if ((e as { name?: string }).name === 'InvocationDoesNotExist') return undefined;
         throw e;
       }
+    },
+    async onlineInstances(instanceIds) {
+      const online = new Set<string>();
+      let NextToken: string | undefined;
+      do {
+        const r = await client.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: instanceIds }], ...(NextToken ? { NextToken } : {}) }));
+        for (const i of r.InstanceInformationList ?? []) if (i.PingStatus === 'Online' && i.InstanceId) online.add(i.InstanceId);
+        NextToken = r.NextToken;
+      } while (NextToken);
+      return online;
     },
   };
 }
