@@ -62,7 +62,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
             ...(provider.endpoint ? { endpoint: provider.endpoint } : {}),
             ...(provider.profile ? { profile: provider.profile } : {}),
             volumeType: provider.volumeType ?? 'gp3',
-            helper: { instanceType: provider.helper?.instanceType ?? 'm6i.large', volumesPerHelper: provider.helper?.volumesPerHelper ?? 8 },
+            helper: { ...(provider.helper ?? {}), instanceType: provider.helper?.instanceType ?? 'm6i.large', volumesPerHelper: provider.helper?.volumesPerHelper ?? 8 },
             estimatedHours: provider.estimatedHours ?? 1,
           }
         : {

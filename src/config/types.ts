@@ -27,7 +27,7 @@ export interface AwsProviderConfig {
   endpoint?: string;
   profile?: string;
   volumeType: 'gp3' | 'gp2' | 'io1' | 'io2' | 'st1' | 'sc1';
-  helper: { instanceType: string; volumesPerHelper: number };
+  helper: { instanceType: string; volumesPerHelper: number; imageId?: string; subnetId?: string; securityGroupIds?: string[]; instanceProfile?: string };
   estimatedHours: number;
 }
 

@@ -7,7 +7,20 @@ export type ResourceRecord =
   | { kind: 'scratch-dir'; path: string }
   | { kind: 'loop'; backingFile: string; device?: string }
   | { kind: 'mount'; mountpoint: string }
-  | { kind: 'process'; pid: number; startTicks?: string; what: string };
+  | { kind: 'process'; pid: number; startTicks?: string; what: string }
+  | { kind: 'aws-instance'; id: string; region: string }
+  | { kind: 'aws-volume'; id: string; region: string }
+  | { kind: 'aws-attachment'; volumeId: string; instanceId: string; region: string };
+
+/** CloudRecord is a resource in a cloud account; releasing it needs that cloud's client. */
+export type CloudRecord = Extract<ResourceRecord, { kind: `aws-${string}` }>;
+
+let cloudReleaser: ((r: CloudRecord) => Promise<void>) | undefined;
+
+/** setCloudReleaser installs the function that removes cloud resources (the AWS provider does, when it starts). */
+export function setCloudReleaser(fn: ((r: CloudRecord) => Promise<void>) | undefined): void {
+  cloudReleaser = fn;
+}
 
 /** describeResource renders a record in one line for logs and `gc` output. */
 export function describeResource(r: ResourceRecord): string {
@@ -20,6 +33,12 @@ export function describeResource(r: ResourceRecord): string {
       return `mount at ${r.mountpoint}`;
     case 'process':
       return `process ${r.pid} (${r.what})`;
+    case 'aws-instance':
+      return `EC2 instance ${r.id} (${r.region})`;
+    case 'aws-volume':
+      return `EBS volume ${r.id} (${r.region})`;
+    case 'aws-attachment':
+      return `attachment of ${r.volumeId} to ${r.instanceId} (${r.region})`;
   }
 }
 
@@ -169,6 +188,12 @@ function within(dir: string, p: string): boolean {
 /** releaseResource removes one recorded resource; it is idempotent so `gc` can retry it. */
 export async function releaseResource(r: ResourceRecord): Promise<void> {
   switch (r.kind) {
+    case 'aws-instance':
+    case 'aws-volume':
+    case 'aws-attachment':
+      if (!cloudReleaser) throw new Error(`cannot remove ${describeResource(r)} without AWS access: run "snapdrill gc -c CONFIG" with the run's aws config`);
+      await cloudReleaser(r);
+      return;
     case 'process': {
       if (!isSameProcessAlive(r.pid, r.startTicks)) return;
       const signalGroup = (sig: NodeJS.Signals) => {

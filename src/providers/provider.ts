@@ -37,6 +37,8 @@ export interface RestoredVolume {
 /** AttachedVolume is a restored volume visible as a block device on the helper. */
 export interface AttachedVolume {
   device: string;
+  /** The helper the volume is attached to, when there are several (AWS). */
+  helper?: string;
   partitionTable?: string;
   /** Problems exposing partitions, reported as evidence rather than thrown. */
   warnings: string[];
@@ -49,11 +51,11 @@ export interface Provider {
   describe(): string;
   /** preflight fails fast, before anything is created, when the helper cannot do the job. */
   preflight(): Promise<void>;
-  /** start creates run-wide resources (recorded in the ledger under owner "run") before any snapshot is restored. */
-  start(ledger: Ledger): Promise<void>;
+  /** start creates run-wide resources (recorded in the ledger under owner "run") before any snapshot is restored; `expected` is how many snapshots will be verified. */
+  start(ledger: Ledger, expected: number, signal: AbortSignal): Promise<void>;
   listSnapshots(): Promise<SnapshotInfo[]>;
   restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume>;
   attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume>;
-  /** shell reaches the helper that sees the attached devices. */
-  shell(): Shell;
+  /** shell reaches the helper that sees an attached device (any helper when none is given). */
+  shell(attached?: AttachedVolume): Shell;
 }

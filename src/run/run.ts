@@ -5,6 +5,7 @@ import type { Config, Consistency } from '../config/types.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createProvider } from '../providers/factory.js';
+import type { Provider } from '../providers/provider.js';
 import { writeReports } from '../report/write.js';
 import { selectSnapshots } from '../select.js';
 import { VERSION } from '../version.js';
@@ -24,6 +25,8 @@ export interface RunOptions {
   events: RunEvents;
   signal: AbortSignal;
   runId?: string;
+  /** Builds the provider; tests use it to point a provider at an emulator. Default: from the config. */
+  providerFactory?: (config: Config, runId: string) => Provider;
 }
 
 /** RunOutcome is a finished run: its report and where the report files went. */
@@ -37,7 +40,7 @@ export interface RunOutcome {
 export async function executeRun(config: Config, opts: RunOptions): Promise<RunOutcome> {
   const runId = opts.runId ?? newRunId();
   const startedAt = new Date();
-  const provider = createProvider(config, runId);
+  const provider = (opts.providerFactory ?? createProvider)(config, runId);
   const registry = CheckRegistry.load();
   const all = await provider.listSnapshots();
   const selected = selectSnapshots(all, config.snapshots, provider.describe());
@@ -47,7 +50,7 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   let results: RunReport['snapshots'] = [];
   const errors: HarnessErrorInfo[] = [];
   try {
-    await provider.start(ledger);
+    await provider.start(ledger, selected.length, opts.signal);
     const out = await verifyAll(selected, { config, provider, registry, ledger, events: opts.events, signal: opts.signal });
     results = out.results;
     errors.push(...out.errors);

@@ -14,7 +14,7 @@ import type { FilesystemFinding } from '../judges/types.js';
 import { judgeXfs } from '../judges/xfs.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { processStartTicks } from '../ledger/resources.js';
-import type { Provider, SnapshotInfo, StageContext } from '../providers/provider.js';
+import type { AttachedVolume, Provider, SnapshotInfo, StageContext } from '../providers/provider.js';
 import type { RunEvents } from './events.js';
 import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from './types.js';
 
@@ -119,6 +119,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
   let partitionTable: string | undefined;
   let allocatedBytes: number | undefined;
   let stageError: HarnessErrorInfo | undefined;
+  let attachedVol: AttachedVolume | undefined;
 
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     if (signal.aborted) throw new InterruptedError(String(signal.reason ?? 'signal'));
@@ -143,7 +144,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
     const def = registry.get(id);
     const held: { release(): Promise<void> }[] = [];
     try {
-      const run = await runCheck(registry, def, provider.shell(), {
+      const run = await runCheck(registry, def, provider.shell(attachedVol), {
         target,
         scratch,
         vars,
@@ -219,7 +220,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
       return targets;
     } finally {
       await phase(`unmount ${t.target}`, () =>
-        runLibraryCommand(registry, provider.shell(), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
+        runLibraryCommand(registry, provider.shell(attachedVol), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
       ).catch(() => undefined);
     }
   };
@@ -228,6 +229,7 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
     const restored = await phase('restore', () => provider.restore(snap, ctx(config.timeouts.restoreMs)));
     allocatedBytes = restored.allocatedBytes;
     const attached = await phase('attach', () => provider.attach(restored, ctx(config.timeouts.attachMs)));
+    attachedVol = attached;
     partitionTable = attached.partitionTable;
     const discover = await phase('discover', () => check('discover', attached.device, restored.scratch));
     if (discover.status !== 'ran') {

@@ -52,7 +52,7 @@ export interface Rule {
   /** Wait this long before answering (before forwarding, or before the canned answer). */
   delayMs?: number;
   /** Answer this instead of forwarding. A function gets the request (e.g. to pick EC2 or SSM error format). */
-  respond?: CannedResponse | ((req: ProxiedRequest) => CannedResponse);
+  respond?: CannedResponse | ((req: ProxiedRequest) => CannedResponse | Promise<CannedResponse>);
   /** Edit moto's answer body (status and headers are kept; content-length is recomputed). */
   transform?: (upstreamBody: string, req: ProxiedRequest) => string;
 }
@@ -221,7 +221,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
       delay += rule.delayMs ?? 0;
       if (rule.transform) transforms.push(rule.transform);
       if (rule.respond) {
-        canned = typeof rule.respond === 'function' ? rule.respond(preq) : rule.respond;
+        canned = typeof rule.respond === 'function' ? await rule.respond(preq) : rule.respond;
         break;
       }
     }
@@ -366,7 +366,7 @@ export function ssmError(action: Rule['action'], type: string, message: string, 
 }
 
 /** A scripted JSON answer: the object itself, or a function of the request returning it. */
-export type ScriptedBody = object | ((req: ProxiedRequest) => object);
+export type ScriptedBody = object | ((req: ProxiedRequest) => object | Promise<object>);
 
 /**
  * ssmJson scripts an SSM JSON answer (HTTP 200). `bodyObject` may be a function of the request, e.g. to
@@ -376,10 +376,10 @@ export function ssmJson(action: Rule['action'], bodyObject: ScriptedBody, opts: 
   return {
     ...opts,
     action,
-    respond: (req) => ({
+    respond: async (req) => ({
       status: 200,
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId() },
-      body: JSON.stringify(typeof bodyObject === 'function' ? bodyObject(req) : bodyObject),
+      body: JSON.stringify(typeof bodyObject === 'function' ? await bodyObject(req) : bodyObject),
     }),
   };
 }

@@ -122,10 +122,12 @@ describe('AWS snapshot selection and plan, against moto', () => {
     }
   });
 
-  it('refuses to run verifications on AWS yet, saying what works instead (exit 3)', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'run', '-c', awsConfig()], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
+  it('GIVEN no helper image THEN run stops before creating anything, naming the setting (exit 3)', async () => {
+    await snapshotOf(undefined, 8, { x: 'y' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'run', '-c', awsConfig('snapshots: [{tags: {x: y}}]\n'), '--out', tempDir('aws-out'), '--state-dir', tempDir('aws-state')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
     expect(r.status).toBe(3);
-    expect(r.stderr).toContain('cannot run verifications yet');
-    expect(r.stderr).toContain('snapdrill plan');
+    expect(r.stderr).toContain('provider.helper.imageId');
+    const { Volumes } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeVolumesCommand({}));
+    expect(Volumes).toHaveLength(1);
   });
 });

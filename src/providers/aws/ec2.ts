@@ -1,5 +1,7 @@
 import {
+  AttachVolumeCommand,
   CreateVolumeCommand,
+  DetachVolumeCommand,
   DeleteVolumeCommand,
   EC2Client,
   RunInstancesCommand,
@@ -34,6 +36,8 @@ export interface Ec2Api {
   describeInstanceStatus(instanceIds: string[]): Promise<InstanceStatus[]>;
   describeInstances(input: { instanceIds?: string[]; filters?: Filter[] }): Promise<Instance[]>;
   terminateInstances(instanceIds: string[]): Promise<void>;
+  attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
+  detachVolume(volumeId: string, instanceId: string): Promise<void>;
 }
 
 /** RunHelperInput is what a helper instance is launched with. */
@@ -145,6 +149,12 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
       const input = { ...(instanceIds?.length ? { InstanceIds: instanceIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
       for await (const page of paginateDescribeInstances({ client }, input)) for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
       return out;
+    },
+    async attachVolume(volumeId, instanceId, device) {
+      await client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }));
+    },
+    async detachVolume(volumeId, instanceId) {
+      await client.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId }));
     },
     async terminateInstances(instanceIds) {
       if (instanceIds.length) await client.send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));

@@ -1,0 +1,174 @@
+import type { AwsProviderConfig, SnapshotSelector } from '../../config/types.js';
+import { InfraError, SnapshotUnusableError } from '../../errors.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { setCloudReleaser, type CloudRecord } from '../../ledger/resources.js';
+import type { Shell } from '../../shells/shell.js';
+import { shellQuote } from '../../shells/shell.js';
+import { CheckRegistry } from '../../checks/registry.js';
+import { runLibraryCommand } from '../../checks/runner.js';
+import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
+import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
+import { listAwsSnapshots } from './snapshots.js';
+import { createSsmClient, sdkSsmApi, SsmShell, type SsmApi } from './ssm-shell.js';
+import { restoreVolumes, type WaitPolicy } from './volumes.js';
+
+/** DEVICE_NAMES are the names asked for in AttachVolume; Nitro ignores them (the NVMe serial finds the device). */
+const DEVICE_NAMES = 'fghijklmnopqrstuvwxyz'.split('').map((c) => `/dev/sd${c}`);
+
+/** AwsDeps let tests point the provider at an emulator and script the helpers' answers. */
+export interface AwsDeps {
+  ec2?: Ec2Api;
+  ssm?: SsmApi;
+  /** Image of the helpers; default: the latest Amazon Linux 2023 (resolution through SSM is not done yet: configure it). */
+  imageId?: string;
+  waits?: Partial<Record<'volume' | 'attach' | 'helpers', WaitPolicy>>;
+  ssmPollMs?: number;
+}
+
+interface Helper {
+  id: string;
+  shell: SsmShell;
+  /** Device names in use on this helper, by volume id. */
+  inUse: Map<string, string>;
+}
+
+/**
+ * AwsProvider verifies EBS snapshots: volumes restored in one AZ, attached to helper instances that
+ * run the checks over SSM, everything tagged in its create call and recorded in the ledger first.
+ */
+export class AwsProvider implements Provider {
+  readonly type = 'aws';
+  private readonly ec2: Ec2Api;
+  private readonly ssm: SsmApi;
+  private helpers: Helper[] = [];
+  private readonly waits: Record<'volume' | 'attach' | 'helpers', WaitPolicy>;
+
+  constructor(
+    private readonly cfg: AwsProviderConfig,
+    private readonly runId: string,
+    private readonly selectors: SnapshotSelector[],
+    private readonly deps: AwsDeps = {},
+  ) {
+    this.ec2 = deps.ec2 ?? sdkEc2Api(createEc2Client(cfg));
+    this.ssm = deps.ssm ?? sdkSsmApi(createSsmClient(cfg));
+    this.waits = {
+      volume: { timeoutMs: 30 * 60_000, pollMs: 5000, reason: 'restored volume available' },
+      attach: { timeoutMs: 5 * 60_000, pollMs: 3000, reason: 'volume attached' },
+      helpers: { timeoutMs: 15 * 60_000, pollMs: 10_000, reason: 'helper running, status checks ok, SSM agent online' },
+      ...deps.waits,
+    };
+    setCloudReleaser((r) => this.release(r));
+  }
+
+  describe(): string {
+    return `aws ${this.cfg.region} (${this.cfg.availabilityZone})`;
+  }
+
+  async preflight(): Promise<void> {
+    if (!this.deps.imageId && !this.cfg.helper.imageId) {
+      throw new InfraError('helper-image-missing', 'no helper image: set provider.helper.imageId (an Amazon Linux 2023 AMI in the region)', {
+        remedy: 'aws ssm get-parameter --name /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 gives the latest one',
+      });
+    }
+  }
+
+  async listSnapshots(): Promise<SnapshotInfo[]> {
+    return listAwsSnapshots(this.ec2, this.cfg.region, this.selectors);
+  }
+
+  async start(ledger: Ledger, expected: number, signal: AbortSignal): Promise<void> {
+    if (expected === 0) return;
+    const n = Math.max(1, Math.ceil(expected / this.cfg.helper.volumesPerHelper));
+    const spec: HelperSpec = {
+      imageId: this.deps.imageId ?? this.cfg.helper.imageId!,
+      instanceType: this.cfg.helper.instanceType,
+      availabilityZone: this.cfg.availabilityZone,
+      ...(this.cfg.helper.subnetId ? { subnetId: this.cfg.helper.subnetId } : {}),
+      ...(this.cfg.helper.securityGroupIds ? { securityGroupIds: this.cfg.helper.securityGroupIds } : {}),
+      ...(this.cfg.helper.instanceProfile ? { instanceProfileName: this.cfg.helper.instanceProfile } : {}),
+      userData: '#!/bin/bash\ndnf install -y -q xfsprogs e2fsprogs nvme-cli sqlite postgresql15-server postgresql15-contrib mariadb105-server || true\n',
+    };
+    const ids = await launchHelpers(this.ec2, n, spec, {
+      runId: this.runId,
+      ttlMs: this.ttlMs(),
+      onLaunched: (id) => ledger.acquire('run', { kind: 'aws-instance', id, region: this.cfg.region }),
+    });
+    const ready = await waitHelpersReady(this.ec2, this.ssm, ids, this.waits.helpers, signal);
+    const notReady = ready.filter((h) => !h.ready);
+    if (notReady.length) throw new InfraError('helper-not-ready', `helper ${notReady.map((h) => `${h.instanceId}: ${h.reason}`).join('; ')}`, { remedy: 'check the subnet routes to the SSM endpoints, the instance profile (AmazonSSMManagedInstanceCore) and the console output', transient: true });
+    this.helpers = ids.map((id) => ({ id, shell: new SsmShell(this.ssm, id, { pollMs: this.deps.ssmPollMs ?? 2000 }), inUse: new Map() }));
+  }
+
+  private ttlMs(): number {
+    return Math.max(2, this.cfg.estimatedHours * 2) * 3_600_000;
+  }
+
+  async restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume> {
+    const [out] = await restoreVolumes(this.ec2, [{ snapshotId: snapshot.id }], {
+      runId: this.runId,
+      availabilityZone: this.cfg.availabilityZone,
+      volumeType: this.cfg.volumeType,
+      ttlMs: this.ttlMs(),
+      wait: { ...this.waits.volume, timeoutMs: Math.min(this.waits.volume.timeoutMs, ctx.timeoutMs) },
+      signal: ctx.signal,
+      onCreated: (_s, id) => ctx.ledger.acquire(ctx.owner, { kind: 'aws-volume', id, region: this.cfg.region }),
+    });
+    if (!out!.ok) throw out!.error;
+    return { snapshot, handle: out!.volumeId, scratch: `/var/tmp/snapdrill/${this.runId}/${snapshot.id}` };
+  }
+
+  async attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume> {
+    // The least loaded helper takes the volume; each has room for volumesPerHelper at once.
+    const helper = [...this.helpers].sort((a, b) => a.inUse.size - b.inUse.size)[0];
+    if (!helper) throw new InfraError('no-helper', 'no helper instance is running');
+    const name = DEVICE_NAMES.find((n) => ![...helper.inUse.values()].includes(n));
+    if (!name) throw new InfraError('helper-full', `helper ${helper.id} has no free device name`);
+    helper.inUse.set(volume.handle, name);
+    ctx.ledger.acquire(ctx.owner, { kind: 'aws-attachment', volumeId: volume.handle, instanceId: helper.id, region: this.cfg.region });
+    try {
+      await this.ec2.attachVolume(volume.handle, helper.id, name);
+    } catch (e) {
+      throw awsError(e, 'AttachVolume');
+    }
+    const deadline = Date.now() + this.waits.attach.timeoutMs;
+    for (;;) {
+      const [v] = await this.ec2.describeVolumes({ volumeIds: [volume.handle] });
+      if (v?.Attachments?.some((a) => a.InstanceId === helper.id && a.State === 'attached')) break;
+      if (Date.now() > deadline) throw new InfraError('attach-timeout', `volume ${volume.handle} not attached to ${helper.id} after ${Math.round(this.waits.attach.timeoutMs / 1000)}s`, { transient: true });
+      await new Promise((r) => setTimeout(r, this.waits.attach.pollMs));
+    }
+    // Find the device by the volume id in its NVMe serial, never by the requested name.
+    const r = await runLibraryCommand(CheckRegistry.load(), helper.shell, `find_volume_device ${shellQuote(volume.handle)} ${shellQuote(name)}`, {}, { timeoutMs: 120_000, signal: ctx.signal });
+    const device = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.exitCode !== 0 || !device.startsWith('/dev/')) throw new SnapshotUnusableError('device-not-found', `volume ${volume.handle} is attached to ${helper.id} but no device shows it: ${r.stderr.trim()}`);
+    return { device, helper: helper.id, warnings: [] };
+  }
+
+  shell(attached?: AttachedVolume): Shell {
+    const h = this.helpers.find((x) => x.id === attached?.helper) ?? this.helpers[0];
+    if (!h) throw new InfraError('no-helper', 'no helper instance is running');
+    return h.shell;
+  }
+
+  /** release removes one AWS resource: detach and wait, delete a volume, terminate a helper. Gone already is fine. */
+  private async release(r: CloudRecord): Promise<void> {
+    const gone = (e: unknown) => /NotFound|IncorrectState/.test((e as { name?: string }).name ?? '');
+    try {
+      if (r.kind === 'aws-attachment') {
+        this.helpers.find((h) => h.id === r.instanceId)?.inUse.delete(r.volumeId);
+        await this.ec2.detachVolume(r.volumeId, r.instanceId);
+        const deadline = Date.now() + this.waits.attach.timeoutMs;
+        for (;;) {
+          const [v] = await this.ec2.describeVolumes({ volumeIds: [r.volumeId] });
+          if (!v || v.State === 'available') break;
+          if (Date.now() > deadline) throw new InfraError('detach-timeout', `volume ${r.volumeId} still attached to ${r.instanceId}`);
+          await new Promise((res) => setTimeout(res, this.waits.attach.pollMs));
+        }
+      } else if (r.kind === 'aws-volume') await this.ec2.deleteVolume(r.id);
+      else await this.ec2.terminateInstances([r.id]);
+    } catch (e) {
+      if (!gone(e)) throw awsError(e, 'teardown');
+    }
+  }
+}
