@@ -125,3 +125,25 @@ stop_engine() {
   [ -z "${tmpsock:-}" ] || rm -rf "$tmpsock"
   fact stop "{\"clean\":$([ $stop_clean -eq 0 ] && echo true || echo false),\"ms\":$(( $(now_ms) - t0 ))}"
 }
+
+# find_volume_device VOLUME_ID REQUESTED_NAME: print the block device of an attached EBS volume, found by
+# the volume id in its NVMe serial (Nitro attaches in any order, under any name); waits up to 60 s for udev.
+find_volume_device() {
+  local vol=${1#vol-} requested=$2 d i
+  for i in $(seq 1 60); do
+    for d in /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol"$vol" /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol-"$vol"; do
+      [ -e "$d" ] && { readlink -f "$d"; return 0; }
+    done
+    if command -v nvme >/dev/null 2>&1; then
+      for d in /dev/nvme*n1; do
+        [ -b "$d" ] || continue
+        nvme id-ctrl "$d" 2>/dev/null | grep -q "sn *: *vol-\?$vol" && { printf '%s\n' "$d"; return 0; }
+      done
+    fi
+    # Xen instances keep the requested name (sdf shows as xvdf).
+    for d in "$requested" "/dev/xvd${requested#/dev/sd}"; do [ -b "$d" ] && { printf '%s\n' "$d"; return 0; }; done
+    sleep 1
+  done
+  echo "volume vol-$vol not visible on this helper after 60 s" >&2
+  return 1
+}
