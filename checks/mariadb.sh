@@ -59,7 +59,6 @@ if [ ${#sock} -gt 88 ]; then sock=$(mktemp -d /tmp/snapdrill-my.XXXXXX); tmpsock
 chmod 0711 "$sock"; chown "$uid:$gid" "$sock"
 log="$sock/error.log"; : >"$log"; chown "$uid:$gid" "$log"
 S="$sock/mysqld.sock"
-t0=$(date +%s.%N)
 setpriv --reuid="$uid" --regid="$gid" --clear-groups "$server" --no-defaults --datadir="$dd" --socket="$S" \
   --pid-file="$sock/mysqld.pid" --skip-networking --skip-grant-tables --log-error="$log" \
   --innodb-buffer-pool-size=64M --skip-log-bin --skip-slave-start >/dev/null 2>>"$log" &
@@ -72,15 +71,8 @@ stop_server() {
   return 1
 }
 trap 'stop_server; [ -z "$tmpsock" ] || rm -rf "$tmpsock"' EXIT
-ready=false
-deadline=$(( $(date +%s) + ${SNAPDRILL_DB_TIMEOUT:-600} ))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-  kill -0 "$pid" 2>/dev/null || break
-  if [ -S "$S" ] && "$admin" --socket="$S" ping >/dev/null 2>&1; then ready=true; break; fi
-  sleep 0.2
-done
-secs=$(echo "$(date +%s.%N) - $t0" | awk '{print $1 - $3}')
-died=false; kill -0 "$pid" 2>/dev/null || died=true
+my_ready() { [ -S "$S" ] && "$admin" --socket="$S" ping >/dev/null 2>&1; }
+wait_engine "$pid" my_ready
 keylines=$(grep -E 'crash recovery|checkpoint LSN|only scanned up|[Cc]orrupt|Aborting|not shut ?down normally|\[ERROR\]|ready for connections|Assertion|signal|Rolled back|rollback|Apply batch|log sequence number|End of log' "$log" | head -n 40)
 fact startup "{\"ready\":$ready,\"died\":$died,\"seconds\":${secs:-0},\"timeoutSeconds\":${SNAPDRILL_DB_TIMEOUT:-600},\"keyLines\":$(json_str "$keylines"),\"log\":$(json_str "$(excerpt <"$log")")}"
 

@@ -122,7 +122,6 @@ opts=(-D "$dd" -c "config_file=$conf/postgresql.conf" -c "hba_file=$conf/pg_hba.
   -c "listen_addresses=" -c "unix_socket_directories=$sock" -c port=5432 -c logging_collector=off -c archive_mode=off
   -c "shared_preload_libraries=" -c max_connections=20 -c shared_buffers=64MB -c log_checkpoints=on)
 [ "${ver%%.*}" -ge 12 ] 2>/dev/null && opts+=(-c "restore_command=" -c "primary_conninfo=")
-t0=$(date +%s.%N)
 # Started directly (not through a function) so $! is the postmaster itself, which signals reach.
 setpriv --reuid="$uid" --regid="$gid" --clear-groups "$bindir/postgres" "${opts[@]}" >"$log" 2>&1 &
 pid=$!
@@ -134,15 +133,8 @@ stop_server() {
   return 1
 }
 trap 'stop_server; [ -z "$tmpsock" ] || rm -rf "$tmpsock"' EXIT
-ready=false
-deadline=$(( $(date +%s) + ${SNAPDRILL_DB_TIMEOUT:-600} ))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-  kill -0 "$pid" 2>/dev/null || break
-  if "$bindir/pg_isready" -q -h "$sock" -p 5432 -U "$owner" 2>/dev/null; then ready=true; break; fi
-  sleep 0.2
-done
-secs=$(echo "$(date +%s.%N) - $t0" | awk '{print $1 - $3}' 2>/dev/null || echo 0)
-died=false; kill -0 "$pid" 2>/dev/null || died=true
+pg_ready() { "$bindir/pg_isready" -q -h "$sock" -p 5432 -U "$owner" 2>/dev/null; }
+wait_engine "$pid" pg_ready
 keylines=$(grep -E 'database system (was|is)|redo (starts|done)|could not|invalid|incorrect|checkpoint record|consistent recovery|backup recovery|backup_label|PANIC|FATAL|ERROR|aborting|automatic recovery|starting backup|record with|unexpected pageaddr|contrecord|recovery' "$log" | head -n 40)
 fact startup "{\"ready\":$ready,\"died\":$died,\"seconds\":${secs:-0},\"timeoutSeconds\":${SNAPDRILL_DB_TIMEOUT:-600},\"keyLines\":$(json_str "$keylines"),\"log\":$(json_str "$(excerpt <"$log")")}"
 

@@ -147,3 +147,20 @@ find_volume_device() {
   echo "volume vol-$vol not visible on this helper after 60 s" >&2
   return 1
 }
+
+# wait_engine PID PROBE_FUNC: wait (up to SNAPDRILL_DB_TIMEOUT seconds) until PROBE_FUNC succeeds or the
+# server PID exits; sets ready=true|false, died=true|false and secs (time taken).
+wait_engine() {
+  local pid=$1 probe=$2 t0 deadline
+  t0=$(now_ms)
+  ready=false
+  deadline=$(( $(date +%s) + ${SNAPDRILL_DB_TIMEOUT:-600} ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    kill -0 "$pid" 2>/dev/null || break
+    if "$probe"; then ready=true; break; fi
+    sleep 0.2
+  done
+  died=false
+  kill -0 "$pid" 2>/dev/null || died=true
+  secs=$(awk -v ms=$(( $(now_ms) - t0 )) 'BEGIN { printf "%.3f", ms / 1000 }')
+}

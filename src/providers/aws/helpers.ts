@@ -1,33 +1,20 @@
 import { InfraError } from '../../errors.js';
-import { awsError, type Ec2Api } from './ec2.js';
+import { sleep } from '../../util/sleep.js';
+import { awsError, type Ec2Api, type RunHelperInput } from './ec2.js';
 import type { SsmApi } from './ssm-shell.js';
 import { runTags } from './tags.js';
 import type { WaitPolicy } from './volumes.js';
 
-/** HelperSpec is how helper instances are launched. */
-export interface HelperSpec {
-  imageId: string;
-  instanceType: string;
-  availabilityZone: string;
-  subnetId?: string;
-  securityGroupIds?: string[];
-  instanceProfileName?: string;
-  userData?: string;
-}
+/** HelperSpec is how helper instances are launched (the tags are added per run). */
+export type HelperSpec = Omit<RunHelperInput, 'tags'>;
 
-/** HelperState is where a helper is on its way to being usable. */
+/** HelperReady says whether a helper became usable, and if not, what it was still waiting for. */
 export interface HelperReady {
   instanceId: string;
   ready: boolean;
   /** Why it is not ready: which of running, system status, instance status, SSM agent was missing. */
   reason?: string;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 /** launchHelpers starts n helper instances, tagged in the launch call, and records each the moment it exists. */
 export async function launchHelpers(api: Ec2Api, n: number, spec: HelperSpec, o: { runId: string; ttlMs: number; onLaunched?: (id: string) => void; now?: () => Date }): Promise<string[]> {

@@ -1,5 +1,6 @@
 import type { VolumeType } from '@aws-sdk/client-ec2';
 import { InfraError } from '../../errors.js';
+import { sleep } from '../../util/sleep.js';
 import { awsError, type Ec2Api } from './ec2.js';
 import { runTags } from './tags.js';
 
@@ -33,12 +34,6 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   now?: () => Date;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 /**
  * restoreVolumes creates one tagged volume per snapshot and waits until all are available, asking
