@@ -11,7 +11,7 @@ fi
 
 # Debian packages: the filesystem and database tools the checks run (the local provider's helper is
 # this machine), and the partitioning tools the fixtures use.
-APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils psmisc sqlite3 postgresql postgresql-contrib mariadb-server)
+APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils psmisc sqlite3 postgresql postgresql-contrib mariadb-server openssh-server openssh-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
