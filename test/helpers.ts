@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { inject } from 'vitest';
-import { loopDevices, currentMounts } from '../src/ledger/resources.js';
+import { currentMounts, loopDevices, releaseResource } from '../src/ledger/resources.js';
 
 /** fsCatalog is the fixture catalog built by test/setup/fixtures.ts. */
 export function fsCatalog(): string {
@@ -41,9 +41,13 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
-/** removeTempDirs deletes every directory tempDir made in this test file. */
-export function removeTempDirs(): void {
-  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+/**
+ * removeTempDirs deletes every directory tempDir made in this test file, the way the product releases a
+ * scratch directory: processes using it stopped, mounts under it unmounted, loop devices detached, then
+ * removed. A failed test must not leave a mount behind, nor delete files through one.
+ */
+export async function removeTempDirs(): Promise<void> {
+  for (const d of made.splice(0)) await releaseResource({ kind: 'scratch-dir', path: d });
 }
 
 /** catalogOf makes a catalog directory holding symlinks to the named fixtures (with their sidecars), from either fixture catalog. */

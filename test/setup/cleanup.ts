@@ -2,4 +2,4 @@ import { afterAll } from 'vitest';
 import { removeTempDirs } from '../helpers.js';
 
 // Every test file removes the temporary directories it made (after its own leftover assertions ran).
-afterAll(() => removeTempDirs());
+afterAll(async () => removeTempDirs());
