@@ -8,6 +8,7 @@ import { collectGarbage, defaultStateDir } from './ledger/ledger.js';
 import { chooseProgressMode, createProgress } from './progress/progress.js';
 import { makePlan } from './plan.js';
 import { createEc2Client, sdkEc2Api } from './providers/aws/ec2.js';
+import { AwsProvider } from './providers/aws/aws.js';
 import { collectAwsGarbage } from './providers/aws/gc.js';
 import { executeRun } from './run/run.js';
 import type { RunReport } from './run/types.js';
@@ -262,6 +263,10 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
         const dryRun = argv['dry-run'] ?? (process.stdin.isTTY && !argv.yes);
         const cfg = argv.config ? loadConfig(argv.config as string) : undefined;
         if (cfg?.provider.type === 'aws') {
+          // The provider installs the releaser of AWS records, so ledgers of killed AWS runs are settled too.
+          new AwsProvider(cfg.provider, 'gc', []);
+          const ledgers = await collectGarbage((argv['state-dir'] as string | undefined) ?? defaultStateDir(), { dryRun: Boolean(dryRun) });
+          for (const o of ledgers) process.stderr.write(`${o.action.padEnd(16)} ${o.resource} (ledger of run ${o.runId})${o.error ? `: ${o.error}` : ''}\n`);
           const left = await collectAwsGarbage(sdkEc2Api(createEc2Client(cfg.provider)), { dryRun: Boolean(dryRun) });
           if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun: Boolean(dryRun), resources: left }, null, 2)}\n`);
           else if (left.length === 0) process.stdout.write('nothing left over\n');
@@ -269,7 +274,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
             for (const l of left) process.stdout.write(`${l.action.padEnd(16)} ${l.kind} ${l.id} (run ${l.runId}, expires ${l.expiresAt || 'never set'})${l.error ? `: ${l.error}` : ''}\n`);
             if (dryRun) process.stdout.write('dry run: nothing removed; re-run with --yes to remove\n');
           }
-          if (left.some((l) => l.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
+          if (left.some((l) => l.action === 'failed') || ledgers.some((o) => o.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
           return;
         }
         const out = await collectGarbage((argv['state-dir'] as string | undefined) ?? defaultStateDir(), { dryRun: Boolean(dryRun) });

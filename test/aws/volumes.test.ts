@@ -117,8 +117,9 @@ describe('AWS restore and gc, against moto behind the fault proxy', () => {
     await restoreVolumes(sdkEc2Api(ec2For(moto.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: -1000 }));
     const cfg = path.join(tempDir('gc-cfg'), 'aws.yaml');
     writeFileSync(cfg, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${moto.endpoint}"}\n`);
+    const stateDir = tempDir('gc-state');
     const gc = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'gc', '-c', cfg, '--json', ...args], {
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'gc', '-c', cfg, '--json', '--state-dir', stateDir, ...args], {
         cwd: ROOT,
         encoding: 'utf8',
         env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true' },
