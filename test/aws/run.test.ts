@@ -11,7 +11,7 @@ import { sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
 import { TAG } from '../../src/providers/aws/tags.js';
 import { executeRun, type RunOutcome } from '../../src/run/run.js';
 import { fixture, tempDir } from '../helpers.js';
-import { ssmJson, startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { ssmJson, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
 import { ec2For, ssmFor, startMoto, type MotoServer } from './moto.js';
 import { writeFileSync } from 'node:fs';
 
@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
  * moto runs nothing on its instances, so the fault layer plays the helper: each SSM command really runs
  * here with bash, on a loop device holding the fixture image the snapshot stands for.
  */
-describe('snapdrill run on AWS (moto + fault layer playing the helper)', () => {
+for (const throttled of [false, true]) describe(`snapdrill run on AWS (moto + fault layer playing the helper${throttled ? ', 20% of calls throttled' : ''})`, () => {
   let moto: MotoServer;
   let proxy: FaultProxy;
   let direct: EC2Client;
@@ -63,6 +63,8 @@ describe('snapdrill run on AWS (moto + fault layer playing the helper)', () => {
         return { out: err.stdout ?? '', code: err.status ?? 1 };
       }
     };
+    // Throttling comes first: a throttled call never reaches the scripted helper, it is retried.
+    if (throttled) proxy.addRule(throttle('*', { probability: 0.2 }));
     proxy.addRule(
       ssmJson('SendCommand', async (req) => {
         const id = `cmd-${++n}`;
@@ -89,8 +91,9 @@ describe('snapdrill run on AWS (moto + fault layer playing the helper)', () => {
       signal: new AbortController().signal,
       providerFactory: (c, runId) =>
         new AwsProvider(c.provider as never, runId, c.snapshots, {
-          ec2: sdkEc2Api(ec2For(proxy.endpoint)),
-          ssm: sdkSsmApi(ssmFor(proxy.endpoint)),
+          // As in production: adaptive retry, 10 attempts (createEc2Client / createSsmClient).
+          ec2: sdkEc2Api(ec2For(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
+          ssm: sdkSsmApi(ssmFor(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
           imageId,
           waits: { volume: fast, attach: fast, helpers: fast },
           ssmPollMs: 10,
@@ -125,8 +128,9 @@ describe('snapdrill run on AWS (moto + fault layer playing the helper)', () => {
     expect(left).toEqual([]);
   });
 
-  it('stays within 15 EC2 calls per snapshot', () => {
-    const ec2Calls = proxy.calls.filter((c) => /^[A-Z]/.test(c.action) && !['SendCommand', 'GetCommandInvocation', 'DescribeInstanceInformation'].includes(c.action));
+  it('stays within 15 EC2 calls per snapshot (not counting throttled retries)', () => {
+    const ec2Calls = proxy.calls.filter((c) => c.outcome === 'forwarded' && /^[A-Z]/.test(c.action) && !['SendCommand', 'GetCommandInvocation', 'DescribeInstanceInformation'].includes(c.action));
     expect(ec2Calls.length / outcome.report.snapshots.length).toBeLessThanOrEqual(15);
+    if (throttled) expect(proxy.calls.some((c) => c.outcome === 'injected')).toBe(true);
   });
 });
