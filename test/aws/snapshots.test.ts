@@ -122,12 +122,15 @@ describe('AWS snapshot selection and plan, against moto', () => {
     }
   });
 
-  it('GIVEN no helper image THEN run stops before creating anything, naming the setting (exit 3)', async () => {
-    await snapshotOf(undefined, 8, { x: 'y' });
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'run', '-c', awsConfig('snapshots: [{tags: {x: y}}]\n'), '--out', tempDir('aws-out'), '--state-dir', tempDir('aws-state')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } });
-    expect(r.status).toBe(3);
-    expect(r.stderr).toContain('provider.helper.imageId');
-    const { Volumes } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeVolumesCommand({}));
-    expect(Volumes).toHaveLength(1);
+  it('resolves the helper image from the public Amazon Linux 2023 parameter when none is configured', async () => {
+    const { AwsProvider, AL2023_PARAMETER } = await import('../../src/providers/aws/aws.js');
+    const { sdkSsmApi } = await import('../../src/providers/aws/ssm-shell.js');
+    const { ssmFor } = await import('./moto.js');
+    const cfg = loadConfig(awsConfig()).provider as AwsProviderConfig;
+    const p = new AwsProvider(cfg, 'run-x', [], { ec2: sdkEc2Api(ec2), ssm: sdkSsmApi(ssmFor(moto.endpoint)) });
+    await p.preflight();
+    const ami = await sdkSsmApi(ssmFor(moto.endpoint)).getParameter(AL2023_PARAMETER);
+    expect(ami).toMatch(/^ami-/);
+    expect((p as unknown as { imageId: string }).imageId).toBe(ami);
   });
 });

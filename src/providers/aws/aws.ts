@@ -13,6 +13,9 @@ import { listAwsSnapshots } from './snapshots.js';
 import { createSsmClient, sdkSsmApi, SsmShell, type SsmApi } from './ssm-shell.js';
 import { restoreVolumes, type WaitPolicy } from './volumes.js';
 
+/** AL2023_PARAMETER is the public SSM parameter naming the latest Amazon Linux 2023 AMI of a region. */
+export const AL2023_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+
 /** DEVICE_NAMES are the names asked for in AttachVolume; Nitro ignores them (the NVMe serial finds the device). */
 const DEVICE_NAMES = 'fghijklmnopqrstuvwxyz'.split('').map((c) => `/dev/sd${c}`);
 
@@ -20,7 +23,7 @@ const DEVICE_NAMES = 'fghijklmnopqrstuvwxyz'.split('').map((c) => `/dev/sd${c}`)
 export interface AwsDeps {
   ec2?: Ec2Api;
   ssm?: SsmApi;
-  /** Image of the helpers; default: the latest Amazon Linux 2023 (resolution through SSM is not done yet: configure it). */
+  /** Image of the helpers; default: provider.helper.imageId, else the latest Amazon Linux 2023 (public SSM parameter). */
   imageId?: string;
   waits?: Partial<Record<'volume' | 'attach' | 'helpers', WaitPolicy>>;
   ssmPollMs?: number;
@@ -65,12 +68,24 @@ export class AwsProvider implements Provider {
     return `aws ${this.cfg.region} (${this.cfg.availabilityZone})`;
   }
 
+  /** imageId is the helpers' AMI: configured, or the latest Amazon Linux 2023 from the public SSM parameter (resolved in preflight). */
+  private imageId: string | undefined;
+
   async preflight(): Promise<void> {
-    if (!this.deps.imageId && !this.cfg.helper.imageId) {
-      throw new InfraError('helper-image-missing', 'no helper image: set provider.helper.imageId (an Amazon Linux 2023 AMI in the region)', {
-        remedy: 'aws ssm get-parameter --name /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 gives the latest one',
+    this.imageId = this.deps.imageId ?? this.cfg.helper.imageId;
+    if (this.imageId) return;
+    let resolved: string | undefined;
+    try {
+      resolved = await this.ssm.getParameter(AL2023_PARAMETER);
+    } catch (e) {
+      throw awsError(e, 'GetParameter');
+    }
+    if (!resolved) {
+      throw new InfraError('helper-image-missing', `no helper image: provider.helper.imageId is not set and ${AL2023_PARAMETER} does not exist in ${this.cfg.region}`, {
+        remedy: 'set provider.helper.imageId to an Amazon Linux 2023 AMI in the region',
       });
     }
+    this.imageId = resolved;
   }
 
   async listSnapshots(): Promise<SnapshotInfo[]> {
@@ -81,7 +96,7 @@ export class AwsProvider implements Provider {
     if (expected === 0) return;
     const n = Math.max(1, Math.ceil(expected / this.cfg.helper.volumesPerHelper));
     const spec: HelperSpec = {
-      imageId: this.deps.imageId ?? this.cfg.helper.imageId!,
+      imageId: this.imageId!,
       instanceType: this.cfg.helper.instanceType,
       availabilityZone: this.cfg.availabilityZone,
       ...(this.cfg.helper.subnetId ? { subnetId: this.cfg.helper.subnetId } : {}),

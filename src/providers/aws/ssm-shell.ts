@@ -1,4 +1,4 @@
-import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsProviderConfig } from '../../config/types.js';
 import type { Shell, ShellResult, ShellRunOptions } from '../../shells/shell.js';
 import { awsError } from './ec2.js';
@@ -22,6 +22,8 @@ export interface SsmApi {
   getCommandInvocation(commandId: string, instanceId: string): Promise<Invocation | undefined>;
   /** onlineInstances says which of these instances have an SSM agent that pings as Online. */
   onlineInstances(instanceIds: string[]): Promise<Set<string>>;
+  /** getParameter reads one SSM parameter (the public AMI parameters among them); undefined when it does not exist. */
+  getParameter(name: string): Promise<string | undefined>;
 }
 
 /** createSsmClient builds the SSM client with adaptive retry (SendCommand and polling share a low rate limit). */
@@ -50,6 +52,14 @@ export function sdkSsmApi(client: SSMClient): SsmApi {
         return { status: r.Status ?? 'Pending', responseCode: r.ResponseCode ?? -1, stdout: r.StandardOutputContent ?? '', stderr: r.StandardErrorContent ?? '' };
       } catch (e) {
         if ((e as { name?: string }).name === 'InvocationDoesNotExist') return undefined;
+        throw e;
+      }
+    },
+    async getParameter(name) {
+      try {
+        return (await client.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
+      } catch (e) {
+        if ((e as { name?: string }).name === 'ParameterNotFound') return undefined;
         throw e;
       }
     },
