@@ -112,8 +112,10 @@ describe('a run killed mid-flight', () => {
     writeFileSync(cfg, `provider: {type: local, catalog: ${s.catalog}}\ndatabases:\n  canaries: [{name: slow, engine: postgresql, database: shop, query: "select pg_sleep(120)", equals: ""}]\n`);
     const child = cli([...runArgs(s), '-c', cfg]);
     const done = exited(child);
-    const serverRunning = () => processesUsing(s.scratch).some((p) => /postgres/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8')));
-    await waitFor('postgres running on the copy', () => {
+    // Wait for the sleeping canary itself ("postgres: ... SELECT"): the check is then blocked in psql and
+    // cannot notice the kill (an earlier write to the dead pipe would stop the server through its EXIT trap).
+    const serverRunning = () => processesUsing(s.scratch).some((p) => /postgres.*SELECT/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')));
+    await waitFor('the canary query running in postgres on the copy', () => {
       try {
         return serverRunning();
       } catch {
