@@ -50,7 +50,7 @@ export class SnapshotNotFoundError extends SnapdrillError {
   constructor(ids: string[], where: string) {
     super('snapshot-not-found', `snapshot${ids.length > 1 ? 's' : ''} not found in ${where}: ${ids.join(', ')}`, {
       source: 'user',
-      remedy: 'check the ids (snapdrill run --provider local --catalog DIR lists what it finds with --json)',
+      remedy: 'check the ids; "snapdrill plan" lists what the provider finds for a selection',
     });
     this.snapshotIds = ids;
   }

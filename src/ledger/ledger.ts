@@ -110,11 +110,6 @@ export class Ledger {
     if (first !== undefined) throw first;
   }
 
-  /** held lists what is still held (for tests and diagnostics). */
-  held(): ResourceRecord[] {
-    return [...this.open.values()].map((e) => e.resource);
-  }
-
   /** close deletes the ledger file when nothing is left to release; otherwise keeps it for `gc`. */
   close(): boolean {
     if (this.open.size > 0) return false;

@@ -96,13 +96,3 @@ export function execFile(file: string, args: string[], opts: ExecOptions = {}): 
     child.stdin!.end(opts.input ?? '');
   });
 }
-
-/** execOk runs a program and throws with its stderr when it exits non-zero. */
-export async function execOk(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const r = await execFile(file, args, opts);
-  if (r.exitCode !== 0) {
-    const why = r.timedOut ? 'timed out' : r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
-    throw new Error(`${file} ${args.join(' ')}: ${why}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-  }
-  return r;
-}

@@ -54,8 +54,8 @@ export interface RunHelperInput {
 
 /** createEc2Client builds the SDK client: adaptive retry, because nightly runs of hundreds of snapshots meet RequestLimitExceeded. */
 export function createEc2Client(cfg: AwsProviderConfig): EC2Client {
-  if (cfg.profile) process.env.AWS_PROFILE = cfg.profile;
   return new EC2Client({
+    ...(cfg.profile ? { profile: cfg.profile } : {}),
     region: cfg.region,
     retryMode: 'adaptive',
     maxAttempts: 10,

@@ -28,7 +28,7 @@ export interface SsmApi {
 
 /** createSsmClient builds the SSM client with adaptive retry (SendCommand and polling share a low rate limit). */
 export function createSsmClient(cfg: AwsProviderConfig): SSMClient {
-  return new SSMClient({ region: cfg.region, retryMode: 'adaptive', maxAttempts: 10, ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}) });
+  return new SSMClient({ region: cfg.region, retryMode: 'adaptive', maxAttempts: 10, ...(cfg.profile ? { profile: cfg.profile } : {}), ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}) });
 }
 
 /** sdkSsmApi implements SsmApi with the real SDK client. */
