@@ -52,6 +52,12 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
   if (!validate(raw)) throw new ConfigValidationError(where, describeSchemaErrors(validate.errors));
   const r = raw as Record<string, any>;
   const provider = r.provider as Record<string, any>;
+  if (provider.type === 'aws') {
+    const type = (provider.volumeType as string | undefined) ?? 'gp3';
+    if (provider.iops !== undefined && !['gp3', 'io1', 'io2'].includes(type)) throw new ConfigError('/provider/iops', `iops applies to gp3, io1 and io2 volumes, not ${type}`);
+    if ((type === 'io1' || type === 'io2') && provider.iops === undefined) throw new ConfigError('/provider/iops', `${type} volumes need provider.iops`);
+    if (provider.throughput !== undefined && type !== 'gp3') throw new ConfigError('/provider/throughput', `throughput applies to gp3 volumes only, not ${type}`);
+  }
   const resolved: Config = {
     provider:
       provider.type === 'aws'
@@ -62,6 +68,10 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
             ...(provider.endpoint ? { endpoint: provider.endpoint } : {}),
             ...(provider.profile ? { profile: provider.profile } : {}),
             volumeType: provider.volumeType ?? 'gp3',
+            ...(provider.iops !== undefined ? { iops: provider.iops } : {}),
+            ...(provider.throughput !== undefined ? { throughput: provider.throughput } : {}),
+            ...(provider.kmsKeyId ? { kmsKeyId: provider.kmsKeyId } : {}),
+            ...(provider.keepOnFailure ? { keepOnFailureMs: parseDuration(provider.keepOnFailure) } : {}),
             helper: { ...(provider.helper ?? {}), instanceType: provider.helper?.instanceType ?? 'm6i.large', volumesPerHelper: provider.helper?.volumesPerHelper ?? 8 },
             estimatedHours: provider.estimatedHours ?? 1,
           }

@@ -27,6 +27,11 @@ export interface AwsProviderConfig {
   endpoint?: string;
   profile?: string;
   volumeType: 'gp3' | 'gp2' | 'io1' | 'io2' | 'st1' | 'sc1';
+  iops?: number;
+  throughput?: number;
+  kmsKeyId?: string;
+  /** Keep failed snapshots' volumes this long for forensics; undefined deletes them at once. */
+  keepOnFailureMs?: number;
   helper: { instanceType: string; volumesPerHelper: number; imageId?: string; subnetId?: string; securityGroupIds?: string[]; instanceProfile?: string };
   estimatedHours: number;
 }

@@ -9,7 +9,9 @@ type LedgerLine =
   | { type: 'run'; runId: string; pid: number; pidStart?: string; startedAt: string; host: string }
   | { type: 'acquire'; id: number; owner: string; resource: ResourceRecord }
   | { type: 'update'; id: number; resource: ResourceRecord }
-  | { type: 'release'; id: number };
+  | { type: 'release'; id: number }
+  /** Kept on purpose (keep-on-failure): not released by this run nor by gc's ledger pass; the cloud expiry tag decides. */
+  | { type: 'keep'; id: number };
 
 /** defaultStateDir is where ledgers live: /var/lib/snapdrill for root, ~/.local/state/snapdrill otherwise. */
 export function defaultStateDir(): string {
@@ -93,6 +95,18 @@ export class Ledger {
     await this.releaseIds(ids.sort((a, b) => b - a));
   }
 
+  /** keep hands over, without releasing them, the resources of one owner that match: the run stops tracking them. */
+  keep(owner: string, match: (r: ResourceRecord) => boolean): ResourceRecord[] {
+    const kept: ResourceRecord[] = [];
+    for (const [id, e] of [...this.open.entries()]) {
+      if (e.owner !== owner || !match(e.resource)) continue;
+      this.append({ type: 'keep', id });
+      this.open.delete(id);
+      kept.push(e.resource);
+    }
+    return kept;
+  }
+
   /** releaseAll releases everything still held, newest first. */
   async releaseAll(): Promise<void> {
     await this.releaseIds([...this.open.keys()].sort((a, b) => b - a));
@@ -145,7 +159,7 @@ export function readLedger(file: string): LeftoverRun | undefined {
     else if (line.type === 'update') {
       const e = open.get(line.id);
       if (e) e.resource = line.resource;
-    } else if (line.type === 'release') open.delete(line.id);
+    } else if (line.type === 'release' || line.type === 'keep') open.delete(line.id);
   }
   if (!header) return undefined;
   return {

@@ -13,6 +13,8 @@ export interface SnapshotInfo {
   set?: string;
   tags: Record<string, string>;
   sizeBytes: number;
+  /** The KMS key of an encrypted snapshot (AWS), "default" when EBS does not name it. */
+  kmsKeyId?: string;
 }
 
 /** StageContext is what every provider stage gets: the ledger owner to record resources under, and an abort signal. */
@@ -56,6 +58,11 @@ export interface Provider {
   listSnapshots(): Promise<SnapshotInfo[]>;
   restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume>;
   attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume>;
+  /**
+   * keepForForensics keeps the restored volumes of a snapshot that failed (keep-on-failure), until `until`;
+   * returns what was kept, or undefined when the provider does not keep anything. The attachments are still released.
+   */
+  keepForForensics?(ledger: Ledger, owner: string, until: Date): Promise<string[] | undefined>;
   /** shell reaches the helper that sees an attached device (any helper when none is given). */
   shell(attached?: AttachedVolume): Shell;
 }

@@ -58,6 +58,19 @@ export interface SnapshotResult {
   checks: CheckRunSummary[];
   phases: PhaseTiming[];
   policy: PolicyResult;
+  /** The multi-volume snapshot set this snapshot was verified with (all its volumes attached at once). */
+  set?: {
+    key: string;
+    members: string[];
+    /** The set as one unit: as consistent as its least consistent member, unknown when its members are not one point in time. */
+    consistency: Consistency;
+    summary: string;
+    /** Milliseconds between the earliest and latest member start times. */
+    skewMs?: number;
+    notes: string[];
+  };
+  /** Restored volumes kept for forensics (keep-on-failure) instead of deleted, and until when. */
+  kept?: { resources: string[]; until: string };
   error?: HarnessErrorInfo;
 }
 

@@ -1,6 +1,6 @@
 import type { CheckRegistry } from '../checks/registry.js';
 import { runCheck, runLibraryCommand, type CheckRun, type Fact } from '../checks/runner.js';
-import type { Config, Engine } from '../config/types.js';
+import type { Config, Consistency, Engine } from '../config/types.js';
 import { errorMessage, InterruptedError, isSnapdrillError } from '../errors.js';
 import { canariesFor, encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
 import { judgeDiscovery, type FsTarget } from '../judges/discovery.js';
@@ -8,13 +8,13 @@ import { judgeExt4 } from '../judges/ext4.js';
 import { judgeMariadb } from '../judges/mariadb.js';
 import { evaluatePolicy } from '../judges/policy.js';
 import { judgePostgres } from '../judges/postgresql.js';
-import { judgeSnapshot } from '../judges/snapshot.js';
 import { judgeSqlite } from '../judges/sqlite.js';
 import type { FilesystemFinding } from '../judges/types.js';
+import { judgeSnapshot, type SnapshotVerdict as Verdict } from '../judges/snapshot.js';
 import { judgeXfs } from '../judges/xfs.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { processStartTicks } from '../ledger/resources.js';
-import type { AttachedVolume, Provider, SnapshotInfo, StageContext } from '../providers/provider.js';
+import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../providers/provider.js';
 import type { RunEvents } from './events.js';
 import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from './types.js';
 
@@ -106,45 +106,62 @@ function findingForUnfinishedRun(t: FsTarget, run: CheckRun): FilesystemFinding 
   };
 }
 
-/** verifySnapshot restores, attaches, inspects and judges one snapshot, and always tears down what it created. */
-export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Promise<{ result: SnapshotResult; errors: HarnessErrorInfo[] }> {
-  const { config, provider, registry, ledger, events, signal } = deps;
-  const owner = snap.id;
-  const phases: PhaseTiming[] = [];
-  const checks: CheckRunSummary[] = [];
-  const errors: HarnessErrorInfo[] = [];
-  let findings: FilesystemFinding[] = [];
-  const databases: DatabaseFinding[] = [];
-  const canaries: CanaryResult[] = [];
-  let partitionTable: string | undefined;
-  let allocatedBytes: number | undefined;
-  let stageError: HarnessErrorInfo | undefined;
-  let attachedVol: AttachedVolume | undefined;
+/** SetInfo is what a result says about the multi-volume snapshot set it was verified with. */
+type SetInfo = NonNullable<SnapshotResult['set']>;
 
-  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+/**
+ * Verification is one snapshot's way through the pipeline: restore and attach (prepare), then inspect and judge.
+ * Members of a multi-volume set are prepared together, so every volume of the set is attached at once, and share one ledger owner.
+ */
+class Verification {
+  readonly phases: PhaseTiming[] = [];
+  readonly checks: CheckRunSummary[] = [];
+  readonly errors: HarnessErrorInfo[] = [];
+  findings: FilesystemFinding[] = [];
+  readonly databases: DatabaseFinding[] = [];
+  readonly canaries: CanaryResult[] = [];
+  partitionTable: string | undefined;
+  allocatedBytes: number | undefined;
+  stageError: HarnessErrorInfo | undefined;
+  private attachedVol: AttachedVolume | undefined;
+  private restored: RestoredVolume | undefined;
+
+  constructor(
+    readonly snap: SnapshotInfo,
+    private readonly deps: VerifyDeps,
+    private readonly owner: string,
+  ) {}
+
+  async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const { signal, events } = this.deps;
     if (signal.aborted) throw new InterruptedError(String(signal.reason ?? 'signal'));
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
-    events.phaseStart?.(snap.id, name);
+    events.phaseStart?.(this.snap.id, name);
     try {
       const r = await fn();
       const durationMs = Math.round(performance.now() - t0);
-      phases.push({ phase: name, startedAt, durationMs, status: 'ok' });
-      events.phaseEnd?.(snap.id, name, true, durationMs);
+      this.phases.push({ phase: name, startedAt, durationMs, status: 'ok' });
+      events.phaseEnd?.(this.snap.id, name, true, durationMs);
       return r;
     } catch (e) {
       const durationMs = Math.round(performance.now() - t0);
-      phases.push({ phase: name, startedAt, durationMs, status: 'failed', detail: errorMessage(e) });
-      events.phaseEnd?.(snap.id, name, false, durationMs);
+      this.phases.push({ phase: name, startedAt, durationMs, status: 'failed', detail: errorMessage(e) });
+      events.phaseEnd?.(this.snap.id, name, false, durationMs);
       throw e;
     }
-  };
-  const ctx = (timeoutMs: number): StageContext => ({ ledger, owner, signal, timeoutMs });
-  const check = async (id: string, target: string, scratch: string, vars: Record<string, string> = {}): Promise<CheckRun> => {
+  }
+
+  private ctx(timeoutMs: number): StageContext {
+    return { ledger: this.deps.ledger, owner: this.owner, signal: this.deps.signal, timeoutMs };
+  }
+
+  private async check(id: string, target: string, scratch: string, vars: Record<string, string> = {}): Promise<CheckRun> {
+    const { registry, provider, config, signal, ledger } = this.deps;
     const def = registry.get(id);
     const held: { release(): Promise<void> }[] = [];
     try {
-      const run = await runCheck(registry, def, provider.shell(attachedVol), {
+      const run = await runCheck(registry, def, provider.shell(this.attachedVol), {
         target,
         scratch,
         vars,
@@ -152,24 +169,99 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
         signal,
         onLocalProcess: (pid) => {
           const ticks = processStartTicks(pid);
-          held.push(ledger.acquire(owner, { kind: 'process', pid, what: `check ${id} on ${target}`, ...(ticks ? { startTicks: ticks } : {}) }));
+          held.push(ledger.acquire(this.owner, { kind: 'process', pid, what: `check ${id} on ${target}`, ...(ticks ? { startTicks: ticks } : {}) }));
         },
       });
-      checks.push(summarizeRun(run));
+      this.checks.push(summarizeRun(run));
       if (run.status === 'interrupted') throw new InterruptedError(String(signal.reason ?? 'signal'));
       return run;
     } finally {
       for (const h of held) await h.release();
     }
-  };
+  }
+
+  /** fail records the stage error that ends this snapshot's verification. */
+  fail(e: unknown): void {
+    const stage = this.phases.at(-1)?.phase ?? 'restore';
+    this.stageError = {
+      code: isSnapdrillError(e) ? e.code : 'internal',
+      message: errorMessage(e),
+      stage,
+      source: isSnapdrillError(e) ? e.source : 'infrastructure',
+      ...(isSnapdrillError(e) && e.remedy ? { remedy: e.remedy } : {}),
+    };
+    if (!this.checks.some((c) => c.check === 'discover')) this.checks.push(blocked('discover', '', stage));
+    // A snapshot that cannot be restored is a result about the snapshot; anything else is the harness's problem too.
+    if (!(isSnapdrillError(e) && e.source === 'user')) this.errors.push(this.stageError);
+  }
+
+  /** prepare restores the snapshot and attaches the copy to the helper; a failure is recorded, not thrown. */
+  async prepare(): Promise<void> {
+    const { config, provider } = this.deps;
+    try {
+      const restored = await this.phase('restore', () => provider.restore(this.snap, this.ctx(config.timeouts.restoreMs)));
+      this.restored = restored;
+      this.allocatedBytes = restored.allocatedBytes;
+      const attached = await this.phase('attach', () => provider.attach(restored, this.ctx(config.timeouts.attachMs)));
+      this.attachedVol = attached;
+      this.partitionTable = attached.partitionTable;
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** inspect discovers the attached volume's filesystems, checks each, then looks for databases; a failure is recorded, not thrown. */
+  async inspect(): Promise<void> {
+    const { config, registry } = this.deps;
+    const restored = this.restored;
+    const attached = this.attachedVol;
+    if (this.stageError || !restored || !attached) return;
+    try {
+      const discover = await this.phase('discover', () => this.check('discover', attached.device, restored.scratch));
+      if (discover.status !== 'ran') {
+        this.findings = [findingForUnfinishedRun({ target: 'disk', device: attached.device, sizeBytes: this.snap.sizeBytes }, discover)];
+        return;
+      }
+      const d = judgeDiscovery(discover.facts, (fstype) => registry.forFilesystem(fstype).length > 0);
+      const findings = [...d.findings];
+      this.findings = findings;
+      for (const t of d.targets) {
+        for (const def of registry.forFilesystem(t.fstype!)) {
+          const run = await this.phase(`check ${def.id} ${t.target}`, () => this.check(def.id, t.device, restored.scratch));
+          const judge = FS_JUDGES[def.id];
+          if (run.status !== 'ran') findings.push(findingForUnfinishedRun(t, run));
+          else if (judge) findings.push(judge(t, run.facts));
+        }
+      }
+      if (config.databases.enabled) {
+        const found: DbTarget[] = [];
+        for (const t of d.targets) {
+          const fsFinding = findings.find((f) => f.target === t.target);
+          if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) {
+            this.checks.push(blocked('dbfind', t.device, `filesystem ${t.target} is ${fsFinding?.state ?? 'unchecked'}`));
+            continue;
+          }
+          found.push(...(await this.inspectDatabases(t, fsFinding, restored.scratch)));
+        }
+        this.canaries.push(...missingCanaries(config.databases.canaries, found, this.snap.tags));
+      }
+      for (const w of attached.warnings) {
+        for (const f of findings) f.evidence.push({ key: 'attach.warning', value: w, text: w });
+      }
+      findings.sort((a, b) => a.target.localeCompare(b.target, 'en', { numeric: true }));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
 
   /** inspectDatabases mounts one replayed filesystem, finds its databases, checks each (concurrently) and unmounts it. */
-  const inspectDatabases = async (t: FsTarget, fsFinding: FilesystemFinding, scratch: string): Promise<DbTarget[]> => {
+  private async inspectDatabases(t: FsTarget, fsFinding: FilesystemFinding, scratch: string): Promise<DbTarget[]> {
+    const { config, registry, provider, signal } = this.deps;
     const fsVars = { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' };
     const dbc = config.databases;
     try {
-      const find = await phase(`find databases ${t.target}`, () =>
-        check('dbfind', t.device, scratch, {
+      const find = await this.phase(`find databases ${t.target}`, () =>
+        this.check('dbfind', t.device, scratch, {
           ...fsVars,
           SNAPDRILL_EXCLUDE: b64(dbc.exclude.join('\n')),
           SNAPDRILL_INCLUDE: b64(dbc.include.map((i) => `${i.engine}\t${i.path}`).join('\n')),
@@ -200,15 +292,15 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
           return f;
         }
         const mine = canariesFor(dbc.canaries, db);
-        const run = await phase(`check ${def.id} ${db.path}`, () =>
-          check(def.id, t.device, scratch, {
+        const run = await this.phase(`check ${def.id} ${db.path}`, () =>
+          this.check(def.id, t.device, scratch, {
             ...fsVars,
             SNAPDRILL_DBPATH: db.path,
             SNAPDRILL_DB_TIMEOUT: String(Math.ceil(dbc.startupTimeoutMs / 1000)),
             SNAPDRILL_CANARIES: encodeCanaries(mine),
           }),
         );
-        canaries.push(...evaluateCanaries(db, run.facts, mine, snap.startTime));
+        this.canaries.push(...evaluateCanaries(db, run.facts, mine, this.snap.startTime));
         if (run.status === 'ran' || run.status === 'skipped') return judge(db, run.facts);
         const f = newDbFinding(db);
         f.summary = `${def.id} check ${run.status}: ${run.reason ?? 'no result'}`;
@@ -216,104 +308,143 @@ export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Prom
         if (run.stderrTail) f.excerpts.push({ title: `${def.id} stderr`, exitCode: run.exitCode, text: run.stderrTail });
         return f;
       });
-      databases.push(...judged);
+      this.databases.push(...judged);
       return targets;
     } finally {
-      await phase(`unmount ${t.target}`, () =>
-        runLibraryCommand(registry, provider.shell(attachedVol), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
+      await this.phase(`unmount ${t.target}`, () =>
+        runLibraryCommand(registry, provider.shell(this.attachedVol), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
       ).catch(() => undefined);
-    }
-  };
-
-  try {
-    const restored = await phase('restore', () => provider.restore(snap, ctx(config.timeouts.restoreMs)));
-    allocatedBytes = restored.allocatedBytes;
-    const attached = await phase('attach', () => provider.attach(restored, ctx(config.timeouts.attachMs)));
-    attachedVol = attached;
-    partitionTable = attached.partitionTable;
-    const discover = await phase('discover', () => check('discover', attached.device, restored.scratch));
-    if (discover.status !== 'ran') {
-      findings = [findingForUnfinishedRun({ target: 'disk', device: attached.device, sizeBytes: snap.sizeBytes }, discover)];
-    } else {
-      const d = judgeDiscovery(discover.facts, (fstype) => registry.forFilesystem(fstype).length > 0);
-      findings = [...d.findings];
-      for (const t of d.targets) {
-        for (const def of registry.forFilesystem(t.fstype!)) {
-          const run = await phase(`check ${def.id} ${t.target}`, () => check(def.id, t.device, restored.scratch));
-          const judge = FS_JUDGES[def.id];
-          if (run.status !== 'ran') findings.push(findingForUnfinishedRun(t, run));
-          else if (judge) findings.push(judge(t, run.facts));
-        }
-      }
-      if (config.databases.enabled) {
-        const found: DbTarget[] = [];
-        for (const t of d.targets) {
-          const fsFinding = findings.find((f) => f.target === t.target);
-          if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) {
-            checks.push(blocked('dbfind', t.device, `filesystem ${t.target} is ${fsFinding?.state ?? 'unchecked'}`));
-            continue;
-          }
-          found.push(...(await inspectDatabases(t, fsFinding, restored.scratch)));
-        }
-        canaries.push(...missingCanaries(config.databases.canaries, found, snap.tags));
-      }
-      for (const w of attached.warnings) {
-        for (const f of findings) f.evidence.push({ key: 'attach.warning', value: w, text: w });
-      }
-      findings.sort((a, b) => a.target.localeCompare(b.target, 'en', { numeric: true }));
-    }
-  } catch (e) {
-    const stage = phases.at(-1)?.phase ?? 'restore';
-    stageError = {
-      code: isSnapdrillError(e) ? e.code : 'internal',
-      message: errorMessage(e),
-      stage,
-      source: isSnapdrillError(e) ? e.source : 'infrastructure',
-      ...(isSnapdrillError(e) && e.remedy ? { remedy: e.remedy } : {}),
-    };
-    if (!checks.some((c) => c.check === 'discover')) checks.push(blocked('discover', '', stage));
-    // A snapshot that cannot be restored is a result about the snapshot; anything else is the harness's problem too.
-    if (!(isSnapdrillError(e) && e.source === 'user')) errors.push(stageError);
-  } finally {
-    try {
-      await phase('teardown', () => ledger.releaseOwner(owner));
-    } catch (e) {
-      errors.push({ code: 'teardown-failed', message: `teardown of ${snap.id}: ${errorMessage(e)} (recorded for snapdrill gc)`, stage: 'teardown', source: 'infrastructure', remedy: 'run snapdrill gc' });
     }
   }
 
-  const verdict = stageError
-    ? { consistency: 'unknown' as const, summary: `could not verify: ${stageError.message}`, reasons: [`${stageError.stage}: ${stageError.message}`], hints: stageError.remedy ? [{ text: stageError.message, remedy: stageError.remedy }] : [] }
-    : judgeSnapshot(findings, snap.tags, databases);
-  const result: SnapshotResult = {
-    id: snap.id,
-    source: snap.source,
-    tags: snap.tags,
-    sizeBytes: snap.sizeBytes,
-    consistency: verdict.consistency,
-    boot: 'not-tested',
-    summary: verdict.summary,
-    reasons: verdict.reasons,
-    hints: verdict.hints,
-    filesystems: findings,
-    databases,
-    canaries,
-    checks,
-    phases,
-    policy: evaluatePolicy(snap, verdict.consistency, config.policy, canaries),
-    ...(snap.volumeId ? { volumeId: snap.volumeId } : {}),
-    ...(snap.startTime ? { startTime: snap.startTime } : {}),
-    ...(allocatedBytes !== undefined ? { allocatedBytes } : {}),
-    ...(partitionTable ? { partitionTable } : {}),
-    ...(stageError ? { error: stageError } : {}),
-  };
-  events.snapshotDone?.(result);
-  return { result, errors };
+  /** verdict judges this snapshot alone. */
+  verdict(): Verdict {
+    const e = this.stageError;
+    return e
+      ? { consistency: 'unknown', summary: `could not verify: ${e.message}`, reasons: [`${e.stage}: ${e.message}`], hints: e.remedy ? [{ text: e.message, remedy: e.remedy }] : [] }
+      : judgeSnapshot(this.findings, this.snap.tags, this.databases);
+  }
+
+  result(set?: SetInfo): SnapshotResult {
+    const snap = this.snap;
+    const verdict = this.verdict();
+    return {
+      id: snap.id,
+      source: snap.source,
+      tags: snap.tags,
+      sizeBytes: snap.sizeBytes,
+      consistency: verdict.consistency,
+      boot: 'not-tested',
+      summary: verdict.summary,
+      reasons: verdict.reasons,
+      hints: verdict.hints,
+      filesystems: this.findings,
+      databases: this.databases,
+      canaries: this.canaries,
+      checks: this.checks,
+      phases: this.phases,
+      policy: evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries),
+      ...(snap.volumeId ? { volumeId: snap.volumeId } : {}),
+      ...(snap.startTime ? { startTime: snap.startTime } : {}),
+      ...(this.allocatedBytes !== undefined ? { allocatedBytes: this.allocatedBytes } : {}),
+      ...(this.partitionTable ? { partitionTable: this.partitionTable } : {}),
+      ...(set ? { set } : {}),
+      ...(this.stageError ? { error: this.stageError } : {}),
+    };
+  }
+}
+
+/** SET_SKEW_MS is how far apart the start times of one multi-volume set may be before it cannot be a single point in time. */
+export const SET_SKEW_MS = 60_000;
+
+/** judgeSet judges a multi-volume set as one unit: as consistent as its least consistent member, and only if its members are one point in time. */
+export function judgeSet(key: string, members: Verification[]): SetInfo {
+  const rank: Consistency[] = ['application-consistent', 'crash-consistent', 'unknown', 'corrupt'];
+  const verdicts = members.map((m) => ({ id: m.snap.id, v: m.verdict() }));
+  let consistency = verdicts.reduce<Consistency>((worst, x) => (rank.indexOf(x.v.consistency) > rank.indexOf(worst) ? x.v.consistency : worst), 'application-consistent');
+  const notes: string[] = [];
+  const times = members.map((m) => (m.snap.startTime ? Date.parse(m.snap.startTime) : NaN)).filter((t) => !Number.isNaN(t));
+  const skewMs = times.length > 1 ? Math.max(...times) - Math.min(...times) : 0;
+  if (skewMs > SET_SKEW_MS) {
+    notes.push(`members were taken ${Math.round(skewMs / 1000)} s apart, so the set is not one point in time`);
+    if (consistency === 'application-consistent' || consistency === 'crash-consistent') consistency = 'unknown';
+  }
+  // Two members carrying the same filesystem UUID cannot be mounted together (XFS refuses, systemd picks one at random).
+  const byUuid = new Map<string, string[]>();
+  for (const m of members) for (const f of m.findings) if (f.uuid) byUuid.set(f.uuid, [...(byUuid.get(f.uuid) ?? []), `${m.snap.id}:${f.target}`]);
+  for (const [uuid, where] of byUuid) if (where.length > 1) notes.push(`filesystem UUID ${uuid} appears on ${where.join(' and ')}`);
+  const worst = verdicts.filter((x) => x.v.consistency === consistency).map((x) => x.id);
+  const summary =
+    `set ${key} (${members.length} volumes) is ${consistency}` +
+    (worst.length && worst.length < members.length ? `: because of ${worst.join(', ')}` : '') +
+    (notes.length ? `; ${notes.join('; ')}` : '');
+  return { key, members: members.map((m) => m.snap.id), consistency, summary, ...(times.length > 1 ? { skewMs } : {}), notes };
+}
+
+/** verifyGroup verifies one snapshot, or one multi-volume set with all its volumes attached at once, and always tears down what it created. */
+export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Promise<{ results: SnapshotResult[]; errors: HarnessErrorInfo[] }> {
+  const key = snaps.length > 1 ? snaps[0]!.set : undefined;
+  const owner = key ? `set:${key}` : snaps[0]!.id;
+  const members = snaps.map((s) => new Verification(s, deps, owner));
+  let kept: SnapshotResult['kept'];
+  try {
+    await Promise.all(members.map((m) => m.prepare()));
+    for (const m of members) await m.inspect();
+  } finally {
+    const lead = members[0]!;
+    const keepMs = deps.config.provider.type === 'aws' ? deps.config.provider.keepOnFailureMs : undefined;
+    const failed = members.some((m) => !m.result().policy.pass);
+    if (keepMs && failed && deps.provider.keepForForensics && !deps.signal.aborted) {
+      const until = new Date(Date.now() + keepMs);
+      try {
+        const ids = await lead.phase('keep for forensics', () => deps.provider.keepForForensics!(deps.ledger, owner, until));
+        if (ids?.length) kept = { resources: ids, until: until.toISOString() };
+      } catch (e) {
+        lead.errors.push({ code: 'keep-failed', message: `could not keep ${owner} for forensics: ${errorMessage(e)}`, stage: 'teardown', source: 'infrastructure' });
+      }
+    }
+    try {
+      await lead.phase('teardown', () => deps.ledger.releaseOwner(owner));
+    } catch (e) {
+      lead.errors.push({ code: 'teardown-failed', message: `teardown of ${owner}: ${errorMessage(e)} (recorded for snapdrill gc)`, stage: 'teardown', source: 'infrastructure', remedy: 'run snapdrill gc' });
+    }
+  }
+  const set = key ? judgeSet(key, members) : undefined;
+  const results = members.map((m) => m.result(set));
+  if (kept) for (const r of results) r.kept = kept;
+  for (const r of results) deps.events.snapshotDone?.(r);
+  return { results, errors: members.flatMap((m) => m.errors) };
+}
+
+/** verifySnapshot verifies one snapshot on its own. */
+export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Promise<{ result: SnapshotResult; errors: HarnessErrorInfo[] }> {
+  const { results, errors } = await verifyGroup([snap], deps);
+  return { result: results[0]!, errors };
+}
+
+/** groupBySet keeps input order; members of one set become one group, verified together. */
+export function groupBySet(snaps: SnapshotInfo[]): SnapshotInfo[][] {
+  const groups: SnapshotInfo[][] = [];
+  const bySet = new Map<string, SnapshotInfo[]>();
+  for (const s of snaps) {
+    if (!s.set) {
+      groups.push([s]);
+      continue;
+    }
+    let g = bySet.get(s.set);
+    if (!g) {
+      g = [];
+      bySet.set(s.set, g);
+      groups.push(g);
+    }
+    g.push(s);
+  }
+  return groups;
 }
 
 /** verifyAll verifies snapshots with bounded concurrency; results keep the input order. */
 export async function verifyAll(snaps: SnapshotInfo[], deps: VerifyDeps): Promise<{ results: SnapshotResult[]; errors: HarnessErrorInfo[] }> {
   for (const s of snaps) deps.events.snapshotQueued?.(s.id);
-  const out = await mapLimit(snaps, deps.config.concurrency, (s) => verifySnapshot(s, deps));
-  return { results: out.map((o) => o.result), errors: out.flatMap((o) => o.errors) };
+  const out = await mapLimit(groupBySet(snaps), deps.config.concurrency, (g) => verifyGroup(g, deps));
+  return { results: out.flatMap((o) => o.results), errors: out.flatMap((o) => o.errors) };
 }

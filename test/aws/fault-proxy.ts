@@ -68,6 +68,8 @@ export interface ProxyCall {
   outcome?: 'forwarded' | 'injected';
   /** HTTP status sent back to the client. */
   status?: number;
+  /** Form fields of an EC2 (query-protocol) request. */
+  params?: URLSearchParams;
 }
 
 export interface FaultProxy {
@@ -203,7 +205,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const op = operationOf(method, url, req.headers, body);
-    const call: ProxyCall = { action: op.action, at: Date.now() };
+    const call: ProxyCall = { action: op.action, at: Date.now(), ...(op.protocol === 'query' ? { params: op.params } : {}) };
     calls.push(call);
     const preq: ProxiedRequest = { ...op, method, url, headers: req.headers, body };
 

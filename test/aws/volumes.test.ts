@@ -1,15 +1,16 @@
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { CreateSnapshotCommand, CreateVolumeCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { toSnapshotInfo } from '../../src/providers/aws/snapshots.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
-import { SnapshotNotFoundError } from '../../src/errors.js';
+import { InfraError, SnapshotNotFoundError } from '../../src/errors.js';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
 import { TAG } from '../../src/providers/aws/tags.js';
 import { restoreVolumes, type RestoreOptions } from '../../src/providers/aws/volumes.js';
-import { startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
+import { ec2ErrorResponse, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
 import { ec2For, startMoto, type MotoServer } from './moto.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -110,6 +111,53 @@ describe('AWS restore and gc, against moto behind the fault proxy', () => {
     expect(out[0]!.ok).toBe(true);
     expect(out[1]!.ok).toBe(false);
     expect(!out[1]!.ok && out[1]!.error).toBeInstanceOf(SnapshotNotFoundError);
+  });
+
+  it('restores with the configured KMS key, IOPS and throughput, and reads an encrypted snapshot as encrypted', async () => {
+    const key = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666';
+    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8, Encrypted: true, KmsKeyId: key }))).VolumeId!;
+    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    const [described] = (await direct.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots!;
+    const info = toSnapshotInfo(described!, 'us-east-1');
+    // moto keeps Encrypted but not the key id on the snapshot; EC2 gives both.
+    expect(described!.Encrypted).toBe(true);
+    expect(info.kmsKeyId).toBe(described!.KmsKeyId ?? 'default');
+    expect(toSnapshotInfo({ ...described!, KmsKeyId: key }, 'us-east-1').kmsKeyId).toBe(key);
+    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: snap, encryptedWith: info.kmsKeyId }], opts({ kmsKeyId: key, iops: 4000, throughput: 250 }));
+    expect(out[0]!.ok).toBe(true);
+    const create = proxy.calls.find((c) => c.action === 'CreateVolume')!;
+    expect(create.params?.get('KmsKeyId')).toBe(key);
+    expect(create.params?.get('Encrypted')).toBe('true');
+    expect(create.params?.get('Iops')).toBe('4000');
+    expect(create.params?.get('Throughput')).toBe('250');
+    const [v] = await snapdrillVolumes();
+    expect(v).toMatchObject({ Encrypted: true, KmsKeyId: key });
+  });
+
+  it('GIVEN EBS deletes the new volume of an encrypted snapshot (the key cannot be used) THEN the failure names the key and the grants to add', async () => {
+    const key = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666';
+    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8, Encrypted: true, KmsKeyId: key }))).VolumeId!;
+    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    // What EC2 does when the caller may not use the key: CreateVolume succeeds, the volume is gone a moment later.
+    proxy.addRule({
+      action: 'DescribeVolumes',
+      when: (req) => req.params.has('VolumeId.1'),
+      respond: (req) => ec2ErrorResponse('InvalidVolume.NotFound', `The volume '${req.params.get('VolumeId.1')}' does not exist.`),
+    });
+    const [out] = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: snap, encryptedWith: key }], opts());
+    expect(out!.ok).toBe(false);
+    const err = !out!.ok ? (out!.error as InfraError) : undefined;
+    expect(err).toBeInstanceOf(InfraError);
+    expect(err!.code).toBe('aws-kms');
+    expect(err!.message).toBe(`volume ${out!.volumeId} from ${snap} disappeared while it was being created: EBS could not use KMS key ${key} (the snapshot is encrypted)`);
+    expect(err!.remedy).toMatch(/kms:CreateGrant .*kms:Decrypt, kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext/);
+  });
+
+  it('GIVEN CreateVolume is refused because of the key THEN the error is a named KMS error, not a stack trace', async () => {
+    const [snap] = await snapshots(1);
+    proxy.addRule({ action: 'CreateVolume', respond: ec2ErrorResponse('InvalidKMSKey.InvalidState', 'The KMS key provided is in an incorrect state') });
+    const [out] = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: snap! }], opts({ kmsKeyId: 'alias/backup-restore' }));
+    expect(!out!.ok && out!.error).toMatchObject({ code: 'aws-kms', message: 'the KMS key of an encrypted snapshot cannot be used: The KMS key provided is in an incorrect state' });
   });
 
   it('snapdrill gc -c aws.yaml lists expired volumes on a terminal-less dry run, then removes them with --yes', async () => {

@@ -63,6 +63,24 @@ policy:
     expect(issuesOf('provider: {type: local, catalog: /x}\nconcurency: 3\n')).toContainEqual({ path: '/', message: 'unknown key "concurency"' });
   });
 
+  it('reads the AWS volume settings, and names the field when they do not fit the volume type', () => {
+    const aws = 'provider: {type: aws, region: eu-west-1, availabilityZone: eu-west-1a';
+    const cfg = loadConfig(writeConfig(`${aws}, volumeType: gp3, iops: 4000, throughput: 250, kmsKeyId: alias/restore, keepOnFailure: 24h}\n`));
+    expect(cfg.provider).toMatchObject({ volumeType: 'gp3', iops: 4000, throughput: 250, kmsKeyId: 'alias/restore', keepOnFailureMs: 86_400_000 });
+    const err = (text: string) => {
+      try {
+        loadConfig(writeConfig(text));
+      } catch (e) {
+        return e instanceof ConfigError ? `${e.path}: ${e.message}` : String(e);
+      }
+      return 'accepted';
+    };
+    expect(err(`${aws}, volumeType: st1, iops: 500}\n`)).toMatch(/\/provider\/iops: .*iops applies to gp3, io1 and io2 volumes, not st1/);
+    expect(err(`${aws}, volumeType: io2}\n`)).toMatch(/\/provider\/iops: .*io2 volumes need provider.iops/);
+    expect(err(`${aws}, volumeType: gp2, throughput: 300}\n`)).toMatch(/\/provider\/throughput: .*throughput applies to gp3 volumes only, not gp2/);
+    expect(issuesOf(`${aws}, kmsKeyId: my-key}\n`)[0]!.path).toBe('/provider/kmsKeyId');
+  });
+
   it('explains a malformed duration', () => {
     expect(issuesOf('provider: {type: local, catalog: /x}\ntimeouts: {check: 5 minutes}\n')).toContainEqual({
       path: '/timeouts/check',

@@ -12,6 +12,7 @@ import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
 import { listAwsSnapshots } from './snapshots.js';
 import { createSsmClient, sdkSsmApi, SsmShell, type SsmApi } from './ssm-shell.js';
 import { restoreVolumes, type WaitPolicy } from './volumes.js';
+import { TAG } from './tags.js';
 
 /** AL2023_PARAMETER is the public SSM parameter naming the latest Amazon Linux 2023 AMI of a region. */
 export const AL2023_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -45,6 +46,8 @@ export class AwsProvider implements Provider {
   private readonly ec2: Ec2Api;
   private readonly ssm: SsmApi;
   private helpers: Helper[] = [];
+  /** The helper each multi-volume set's members are attached to. */
+  private readonly setHelpers = new Map<string, string>();
   private readonly waits: Record<'volume' | 'attach' | 'helpers', WaitPolicy>;
 
   constructor(
@@ -120,10 +123,13 @@ export class AwsProvider implements Provider {
   }
 
   async restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume> {
-    const [out] = await restoreVolumes(this.ec2, [{ snapshotId: snapshot.id }], {
+    const [out] = await restoreVolumes(this.ec2, [{ snapshotId: snapshot.id, ...(snapshot.kmsKeyId ? { encryptedWith: snapshot.kmsKeyId } : {}) }], {
       runId: this.runId,
       availabilityZone: this.cfg.availabilityZone,
       volumeType: this.cfg.volumeType,
+      ...(this.cfg.iops ? { iops: this.cfg.iops } : {}),
+      ...(this.cfg.throughput ? { throughput: this.cfg.throughput } : {}),
+      ...(this.cfg.kmsKeyId ? { kmsKeyId: this.cfg.kmsKeyId } : {}),
       ttlMs: this.ttlMs(),
       wait: { ...this.waits.volume, timeoutMs: Math.min(this.waits.volume.timeoutMs, ctx.timeoutMs) },
       signal: ctx.signal,
@@ -134,12 +140,14 @@ export class AwsProvider implements Provider {
   }
 
   async attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume> {
-    // The least loaded helper takes the volume; each has room for volumesPerHelper at once.
-    const helper = [...this.helpers].sort((a, b) => a.inUse.size - b.inUse.size)[0];
+    // Members of a multi-volume set go to one helper, so they are seen together; otherwise the least loaded helper takes the volume.
+    const setKey = volume.snapshot.set;
+    const helper = (setKey ? this.helpers.find((h) => h.id === this.setHelpers.get(setKey)) : undefined) ?? [...this.helpers].sort((a, b) => a.inUse.size - b.inUse.size)[0];
     if (!helper) throw new InfraError('no-helper', 'no helper instance is running');
     const name = DEVICE_NAMES.find((n) => ![...helper.inUse.values()].includes(n));
     if (!name) throw new InfraError('helper-full', `helper ${helper.id} has no free device name`);
     helper.inUse.set(volume.handle, name);
+    if (setKey) this.setHelpers.set(setKey, helper.id);
     ctx.ledger.acquire(ctx.owner, { kind: 'aws-attachment', volumeId: volume.handle, instanceId: helper.id, region: this.cfg.region });
     try {
       await this.ec2.attachVolume(volume.handle, helper.id, name);
@@ -158,6 +166,21 @@ export class AwsProvider implements Provider {
     const device = r.stdout.trim().split('\n').pop() ?? '';
     if (r.exitCode !== 0 || !device.startsWith('/dev/')) throw new SnapshotUnusableError('device-not-found', `volume ${volume.handle} is attached to ${helper.id} but no device shows it: ${r.stderr.trim()}`);
     return { device, helper: helper.id, warnings: [] };
+  }
+
+  async keepForForensics(ledger: Ledger, owner: string, until: Date): Promise<string[] | undefined> {
+    const kept = ledger.keep(owner, (r) => r.kind === 'aws-volume').map((r) => (r as { id: string }).id);
+    if (!kept.length) return undefined;
+    try {
+      await this.ec2.createTags(kept, [
+        { Key: TAG.expiresAt, Value: until.toISOString() },
+        { Key: TAG.kept, Value: 'keep-on-failure' },
+      ]);
+    } catch (e) {
+      // The volumes keep their original expiry: gc removes them sooner than asked, never later.
+      throw awsError(e, 'CreateTags');
+    }
+    return kept;
   }
 
   shell(attached?: AttachedVolume): Shell {

@@ -1,5 +1,6 @@
 import {
   AttachVolumeCommand,
+  CreateTagsCommand,
   CreateVolumeCommand,
   DetachVolumeCommand,
   DeleteVolumeCommand,
@@ -26,7 +27,7 @@ export interface Ec2Api {
   /** describeSnapshots pages through DescribeSnapshots and returns one flat array. */
   describeSnapshots(input: { snapshotIds?: string[]; filters?: Filter[] }): Promise<Snapshot[]>;
   /** createVolume restores a snapshot into a new volume, tagged in the create call itself. */
-  createVolume(input: { snapshotId: string; availabilityZone: string; volumeType: VolumeType; kmsKeyId?: string; tags: Tag[] }): Promise<string>;
+  createVolume(input: { snapshotId: string; availabilityZone: string; volumeType: VolumeType; iops?: number; throughput?: number; kmsKeyId?: string; tags: Tag[] }): Promise<string>;
   /** describeVolumes pages through DescribeVolumes (by ids or filters) and returns one flat array. */
   describeVolumes(input: { volumeIds?: string[]; filters?: Filter[] }): Promise<Volume[]>;
   deleteVolume(volumeId: string): Promise<void>;
@@ -37,6 +38,8 @@ export interface Ec2Api {
   describeInstances(input: { instanceIds?: string[]; filters?: Filter[] }): Promise<Instance[]>;
   terminateInstances(instanceIds: string[]): Promise<void>;
   attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
+  /** createTags retags resources snapdrill created (keep-on-failure moves their expiry). */
+  createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
   detachVolume(volumeId: string, instanceId: string): Promise<void>;
 }
 
@@ -96,12 +99,14 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
       for await (const page of paginateDescribeSnapshots({ client, pageSize: snapshotIds?.length ? undefined : 500 }, input)) out.push(...(page.Snapshots ?? []));
       return out;
     },
-    async createVolume({ snapshotId, availabilityZone, volumeType, kmsKeyId, tags }) {
+    async createVolume({ snapshotId, availabilityZone, volumeType, iops, throughput, kmsKeyId, tags }) {
       const r = await client.send(
         new CreateVolumeCommand({
           SnapshotId: snapshotId,
           AvailabilityZone: availabilityZone,
           VolumeType: volumeType,
+          ...(iops ? { Iops: iops } : {}),
+          ...(throughput ? { Throughput: throughput } : {}),
           ...(kmsKeyId ? { KmsKeyId: kmsKeyId, Encrypted: true } : {}),
           TagSpecifications: [{ ResourceType: 'volume', Tags: tags }],
         }),
@@ -149,6 +154,9 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
       const input = { ...(instanceIds?.length ? { InstanceIds: instanceIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
       for await (const page of paginateDescribeInstances({ client }, input)) for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
       return out;
+    },
+    async createTags(resourceIds, tags) {
+      await client.send(new CreateTagsCommand({ Resources: resourceIds, Tags: tags }));
     },
     async attachVolume(volumeId, instanceId, device) {
       await client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }));

@@ -37,6 +37,7 @@ export function toSnapshotInfo(s: Snapshot, region: string): SnapshotInfo {
   };
   if (s.VolumeId && s.VolumeId !== 'vol-ffffffff') info.volumeId = s.VolumeId;
   if (s.StartTime) info.startTime = s.StartTime.toISOString();
+  if (s.Encrypted) info.kmsKeyId = s.KmsKeyId ?? 'default';
   const set = setKeyOf(s, tags);
   if (set) info.set = set;
   return info;

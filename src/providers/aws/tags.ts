@@ -5,6 +5,8 @@ export const TAG = {
   runId: 'snapdrill:run-id',
   expiresAt: 'snapdrill:expires-at',
   sourceSnapshot: 'snapdrill:source-snapshot',
+  /** Set on a volume kept for forensics after its snapshot failed (keep-on-failure). */
+  kept: 'snapdrill:kept',
 } as const;
 
 /** runTags are the tags of one created resource: which run made it, when `gc` may remove it, and from what. */

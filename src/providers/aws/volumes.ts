@@ -15,6 +15,19 @@ export interface WaitPolicy {
 export interface RestoreRequest {
   snapshotId: string;
   kmsKeyId?: string;
+  /** The snapshot's own KMS key, when it is encrypted: named when the new volume fails. */
+  encryptedWith?: string;
+}
+
+/** volumeFailed explains a volume EBS gave up on; with encryption involved, that is almost always the KMS key. */
+function volumeFailed(r: RestoreRequest, volumeId: string, what: string, kmsKeyId?: string): InfraError {
+  const key = r.kmsKeyId ?? kmsKeyId ?? r.encryptedWith;
+  if (key) {
+    return new InfraError('aws-kms', `volume ${volumeId} from ${r.snapshotId} ${what}: EBS could not use KMS key ${key} (the snapshot is ${r.encryptedWith ? 'encrypted' : 'restored encrypted'})`, {
+      remedy: `let the role snapdrill runs as use the key: kms:CreateGrant (with kms:GrantIsForAWSResource), kms:Decrypt, kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext${r.kmsKeyId && r.encryptedWith ? ' and kms:ReEncrypt* on both keys' : ''}, in the key policy and in IAM; CloudTrail (event source kms.amazonaws.com) names the call that was denied`,
+    });
+  }
+  return new InfraError('volume-failed', `volume ${volumeId} from ${r.snapshotId} ${what}`, { remedy: 'check the snapshot (DescribeSnapshots status and progress); retry the run' });
 }
 
 /** RestoreOutcome is the volume a snapshot became, or why it did not. */
@@ -25,6 +38,10 @@ export interface RestoreOptions {
   runId: string;
   availabilityZone: string;
   volumeType: VolumeType;
+  iops?: number;
+  throughput?: number;
+  /** KMS key of the new volumes; default: the snapshot's own key. */
+  kmsKeyId?: string;
   /** How long `gc` must leave the volumes alone. */
   ttlMs: number;
   wait: WaitPolicy;
@@ -51,7 +68,9 @@ export async function restoreVolumes(api: Ec2Api, requests: RestoreRequest[], op
           snapshotId: r.snapshotId,
           availabilityZone: opts.availabilityZone,
           volumeType: opts.volumeType,
-          ...(r.kmsKeyId ? { kmsKeyId: r.kmsKeyId } : {}),
+          ...(opts.iops ? { iops: opts.iops } : {}),
+          ...(opts.throughput ? { throughput: opts.throughput } : {}),
+          ...((r.kmsKeyId ?? opts.kmsKeyId) ? { kmsKeyId: r.kmsKeyId ?? opts.kmsKeyId } : {}),
           tags: runTags(opts.runId, new Date(now().getTime() + opts.ttlMs), r.snapshotId),
         });
         opts.onCreated?.(r.snapshotId, volumeId);
@@ -63,20 +82,29 @@ export async function restoreVolumes(api: Ec2Api, requests: RestoreRequest[], op
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 5, requests.length) }, worker));
 
+  const requestOf = new Map(requests.map((r) => [r.snapshotId, r]));
   const pending = new Map([...outcomes.values()].filter((o) => o.ok).map((o) => [o.volumeId!, o.snapshotId]));
   const deadline = now().getTime() + opts.wait.timeoutMs;
+  const fail = (volumeId: string, what: string, kmsKeyId?: string) => {
+    const snap = pending.get(volumeId)!;
+    pending.delete(volumeId);
+    outcomes.set(snap, { snapshotId: snap, volumeId, ok: false, error: volumeFailed(requestOf.get(snap)!, volumeId, what, kmsKeyId) });
+  };
   while (pending.size && !opts.signal?.aborted) {
-    const vols = await api.describeVolumes({ volumeIds: [...pending.keys()] }).catch((e) => {
-      throw awsError(e, 'DescribeVolumes');
-    });
+    let vols: Awaited<ReturnType<Ec2Api['describeVolumes']>>;
+    try {
+      vols = await api.describeVolumes({ volumeIds: [...pending.keys()] });
+    } catch (e) {
+      // EBS deletes a volume it cannot create (typically: the KMS key cannot be used); the batch then fails naming it.
+      const gone = (e as { name?: string }).name === 'InvalidVolume.NotFound' ? [...String((e as Error).message).matchAll(/vol-[0-9a-f]+/g)].map((m) => m[0]).filter((id) => pending.has(id)) : [];
+      if (!gone.length) throw awsError(e, 'DescribeVolumes');
+      for (const id of gone) fail(id, 'disappeared while it was being created');
+      continue;
+    }
     for (const v of vols) {
-      const snap = pending.get(v.VolumeId!);
-      if (!snap) continue;
+      if (!pending.has(v.VolumeId!)) continue;
       if (v.State === 'available') pending.delete(v.VolumeId!);
-      else if (v.State === 'error' || v.State === 'deleted' || v.State === 'deleting') {
-        pending.delete(v.VolumeId!);
-        outcomes.set(snap, { snapshotId: snap, volumeId: v.VolumeId!, ok: false, error: new InfraError('volume-failed', `volume ${v.VolumeId} from ${snap} went to state ${v.State}`, { remedy: 'check the snapshot and the KMS key; retry the run' }) });
-      }
+      else if (v.State === 'error' || v.State === 'deleted' || v.State === 'deleting') fail(v.VolumeId!, `went to state ${v.State}`, v.KmsKeyId);
     }
     if (!pending.size) break;
     if (now().getTime() >= deadline) {

@@ -1,0 +1,155 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { Config } from '../../src/config/types.js';
+import { AwsProvider } from '../../src/providers/aws/aws.js';
+import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
+import { sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
+import { TAG } from '../../src/providers/aws/tags.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { fixture, tempDir } from '../helpers.js';
+import { delay, ssmJson, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
+import { ec2For, ssmFor, startMoto, type MotoServer } from './moto.js';
+
+/** WorldOptions shape the emulated account: which fixture each snapshot stands for, and the faults in front of it. */
+export interface WorldOptions {
+  /** One snapshot per entry, tagged drill=nightly, standing for this fixture image (a name in the fs catalog). */
+  fixtures: string[];
+  /** Throttle this share of all EC2 and SSM calls (RequestLimitExceeded / ThrottlingException). */
+  throttle?: number;
+  /** Added latency of every API call, ms. */
+  latencyMs?: number;
+  /** Tags per snapshot index (e.g. a multi-volume set key). */
+  tags?: (i: number) => Record<string, string>;
+}
+
+/** AwsWorld is moto behind the fault proxy, with the proxy playing the helper instances. */
+export interface AwsWorld {
+  moto: MotoServer;
+  proxy: FaultProxy;
+  direct: EC2Client;
+  imageId: string;
+  /** Snapshot id → the fixture it stands for. */
+  snapFixture: Map<string, string>;
+  /** Every volume a helper looked for, with the helper and the fixture it stands for. */
+  devices: { volumeId: string; instanceId: string; fixture: string; device: string }[];
+  /** writeConfig writes a snapdrill config for this world (endpoint = the proxy); extra YAML lines are appended. */
+  writeConfig(extra?: string, providerExtra?: string, helperExtra?: string): string;
+  /** providerFactory builds the AWS provider against the proxy with short waits, as in production otherwise. */
+  providerFactory(config: Config, runId: string): Provider;
+  /** liveResources lists snapdrill-tagged volumes not deleted and instances not terminated, straight from moto. */
+  liveResources(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * startAwsWorld starts moto and the fault proxy and scripts the helper: moto runs nothing on its instances,
+ * so each SSM command really runs here with bash, on a loop device holding a copy of the fixture image the
+ * attached volume's snapshot stands for (found through the volume's snapdrill:source-snapshot tag).
+ */
+export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
+  const moto = await startMoto();
+  const proxy = await startFaultProxy(moto.endpoint);
+  const direct = ec2For(moto.endpoint);
+  const snapFixture = new Map<string, string>();
+  const loops: string[] = [];
+  const copies: string[] = [];
+  for (const [i, name] of opts.fixtures.entries()) {
+    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
+    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    const tags = { drill: 'nightly', ...(opts.tags?.(i) ?? {}) };
+    await direct.send(new CreateTagsCommand({ Resources: [snap], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+    snapFixture.set(snap, name);
+  }
+  const results = new Map<string, { out: string; code: number }>();
+  let n = 0;
+  const devices: AwsWorld['devices'] = [];
+  const runHere = async (command: string, instanceId: string): Promise<{ out: string; code: number }> => {
+    const script = Buffer.from(/echo '([^']+)'/.exec(command)![1]!, 'base64').toString('utf8');
+    const find = /find_volume_device '(vol-[0-9a-f]+)'/.exec(script);
+    if (find) {
+      // The device a volume shows as on the helper: a loop device over a copy of its snapshot's fixture.
+      const v = (await direct.send(new DescribeVolumesCommand({ VolumeIds: [find[1]!] }))).Volumes![0]!;
+      const src = v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!;
+      const copy = path.join(tempDir('aws-helper'), 'disk.img');
+      copyFileSync(fixture(snapFixture.get(src)!), copy);
+      copies.push(copy);
+      const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
+      loops.push(dev);
+      devices.push({ volumeId: find[1]!, instanceId, fixture: snapFixture.get(src)!, device: dev });
+      return { out: `${dev}\n`, code: 0 };
+    }
+    try {
+      return { out: execFileSync('bash', ['-c', command], { encoding: 'utf8', timeout: 120_000 }), code: 0 };
+    } catch (e) {
+      const err = e as { status: number; stdout: string };
+      return { out: err.stdout ?? '', code: err.status ?? 1 };
+    }
+  };
+  if (opts.latencyMs) proxy.addRule(delay('*', opts.latencyMs));
+  // Throttling comes first: a throttled call never reaches the scripted helper, it is retried.
+  if (opts.throttle) proxy.addRule(throttle('*', { probability: opts.throttle }));
+  proxy.addRule(
+    ssmJson('SendCommand', async (req) => {
+      const id = `cmd-${++n}`;
+      const body = req.json as { InstanceIds: string[]; Parameters: { commands: string[] } };
+      results.set(id, await runHere(body.Parameters.commands[0]!, body.InstanceIds[0]!));
+      return { Command: { CommandId: id } };
+    }),
+  );
+  proxy.addRule(
+    ssmJson('GetCommandInvocation', (req) => {
+      const r = results.get((req.json as { CommandId: string }).CommandId)!;
+      return { Status: r.code === 0 ? 'Success' : 'Failed', ResponseCode: r.code, StandardOutputContent: r.out, StandardErrorContent: '' };
+    }),
+  );
+  proxy.addRule(
+    ssmJson('DescribeInstanceInformation', (req) => ({
+      InstanceInformationList: (req.json as { Filters: { Values: string[] }[] }).Filters[0]!.Values.map((InstanceId) => ({ InstanceId, PingStatus: 'Online' })),
+    })),
+  );
+  const imageId = (await direct.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+  const fast = { timeoutMs: 20_000, pollMs: 20, reason: 'test' };
+  return {
+    moto,
+    proxy,
+    direct,
+    imageId,
+    snapFixture,
+    devices,
+    writeConfig(extra = '', providerExtra = '', helperExtra = '') {
+      const file = path.join(tempDir('aws-cfg'), 'snapdrill.yaml');
+      writeFileSync(
+        file,
+        `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", helper: {imageId: ${imageId}${helperExtra}}${providerExtra}}\n` +
+          `snapshots: [{tags: {drill: nightly}}]\noutput: {dir: ${tempDir('aws-out')}}\ndatabases: {enabled: false}\n${extra}`,
+      );
+      return file;
+    },
+    providerFactory(c, runId) {
+      return new AwsProvider(c.provider as never, runId, c.snapshots, {
+        // As in production: adaptive retry, 10 attempts (createEc2Client / createSsmClient).
+        ec2: sdkEc2Api(ec2For(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
+        ssm: sdkSsmApi(ssmFor(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
+        imageId,
+        waits: { volume: fast, attach: fast, helpers: fast },
+        ssmPollMs: 10,
+      });
+    },
+    async liveResources() {
+      const vols = (await direct.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }))).Volumes ?? [];
+      const inst = ((await direct.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
+      return [
+        ...vols.filter((v) => v.State !== 'deleted').map((v) => `${v.VolumeId} ${v.State}`),
+        ...inst.filter((i) => !['shutting-down', 'terminated'].includes(i.State?.Name ?? '')).map((i) => `${i.InstanceId} ${i.State?.Name}`),
+      ];
+    },
+    async stop() {
+      for (const d of loops) execFileSync('bash', ['-c', `partx -d ${d} 2>/dev/null; losetup -d ${d} 2>/dev/null || true`]);
+      for (const c of copies) rmSync(c, { force: true });
+      await proxy.stop();
+      await moto.stop();
+    },
+  };
+}
