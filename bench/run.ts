@@ -1,5 +1,5 @@
 // snapdrill benchmarks for the local provider (issue 2 targets). Run as root after `bash scripts/setup.sh`:
-//   node --import tsx bench/run.ts [restore|concurrency|memory|databases ...]
+//   node --import tsx bench/run.ts [restore|concurrency|memory|databases|aws ...]
 // Prints a Markdown table per benchmark; numbers go in the closing notes and bench/RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -166,6 +166,45 @@ async function benchDatabases(): Promise<void> {
   }
 }
 
+/**
+ * benchAws: 100 snapshots at concurrency 20 against moto behind the fault proxy (test/aws/world.ts: the proxy
+ * plays the helpers, running each SSM command here on a loop device of the fixture), with API latency
+ * injected and production-like poll intervals; once clean, once with 20% of all calls throttled.
+ */
+async function benchAws(): Promise<void> {
+  const { startAwsWorld } = await import('../test/aws/world.js');
+  const n = Number(process.env.BENCH_AWS_SNAPSHOTS ?? 100);
+  const latencyMs = Number(process.env.BENCH_AWS_LATENCY_MS ?? 50);
+  console.log(`\n| AWS, moto + ${latencyMs} ms per call, ${n} snapshots, concurrency 20 | wall | EC2 calls / snapshot | SSM calls / snapshot | throttled answers | results |\n|---|---|---|---|---|---|`);
+  for (const throttle of [0, 0.2]) {
+    const world = await startAwsWorld({
+      fixtures: Array.from({ length: n }, (_, i) => ROTATION[i % ROTATION.length]!),
+      fixturePath: (name) => path.join(fixtures, name),
+      latencyMs,
+      ...(throttle ? { throttle } : {}),
+      pollMs: { volume: 2000, attach: 1000, helpers: 2000, ssm: 500 },
+    });
+    try {
+      const config = loadConfig(world.writeConfig('concurrency: 20\n', '', ', volumesPerHelper: 20'));
+      const t = performance.now();
+      const { report } = await executeRun(config, { stateDir: path.join(work, 'state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+      const wall = performance.now() - t;
+      const ssmActions = ['SendCommand', 'GetCommandInvocation', 'DescribeInstanceInformation', 'GetParameter'];
+      const answered = world.proxy.calls.filter((c) => c.outcome !== 'injected' || !/^(503|400)$/.test(String(c.status)) || ssmActions.includes(c.action));
+      const ec2 = answered.filter((c) => c.outcome === 'forwarded' && !ssmActions.includes(c.action)).length;
+      const ssm = world.proxy.calls.filter((c) => ssmActions.includes(c.action) && c.status === 200).length;
+      const throttled = world.proxy.calls.filter((c) => c.outcome === 'injected' && (c.status === 503 || (c.status === 400 && ssmActions.includes(c.action)))).length;
+      const byC = Object.entries(report.summary.byConsistency).filter(([, v]) => v).map(([k, v]) => `${v} ${k}`).join(', ');
+      console.log(`| ${throttle ? '20% throttled' : 'no throttling'} | ${ms(wall)} | ${(ec2 / n).toFixed(1)} | ${(ssm / n).toFixed(1)} | ${throttled} | ${byC}; ${report.errors.length} harness errors; left: ${(await world.liveResources()).length} |`);
+      for (const e of report.errors) console.log(`  harness error: ${e.stage}: ${e.message}`);
+      for (const r of await world.liveResources()) console.log(`  left behind: ${r}`);
+      rmSync(`/var/tmp/snapdrill/${report.runId}`, { recursive: true, force: true });
+    } finally {
+      await world.stop();
+    }
+  }
+}
+
 const which = process.argv.slice(2);
 const all = which.length === 0;
 try {
@@ -174,6 +213,7 @@ try {
   if (all || which.includes('concurrency')) await benchConcurrency();
   if (all || which.includes('memory')) await benchMemory();
   if (all || which.includes('databases')) await benchDatabases();
+  if (all || which.includes('aws')) await benchAws();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

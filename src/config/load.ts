@@ -56,6 +56,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
     const type = (provider.volumeType as string | undefined) ?? 'gp3';
     if (provider.iops !== undefined && !['gp3', 'io1', 'io2'].includes(type)) throw new ConfigError('/provider/iops', `iops applies to gp3, io1 and io2 volumes, not ${type}`);
     if ((type === 'io1' || type === 'io2') && provider.iops === undefined) throw new ConfigError('/provider/iops', `${type} volumes need provider.iops`);
+    if (provider.helper?.shell === 'ssh' && !provider.helper?.ssh) throw new ConfigError('/provider/helper/ssh', 'helper.shell is ssh, so helper.ssh (at least keyName) is required');
     if (provider.throughput !== undefined && type !== 'gp3') throw new ConfigError('/provider/throughput', `throughput applies to gp3 volumes only, not ${type}`);
   }
   const resolved: Config = {
@@ -72,7 +73,23 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
             ...(provider.throughput !== undefined ? { throughput: provider.throughput } : {}),
             ...(provider.kmsKeyId ? { kmsKeyId: provider.kmsKeyId } : {}),
             ...(provider.keepOnFailure ? { keepOnFailureMs: parseDuration(provider.keepOnFailure) } : {}),
-            helper: { ...(provider.helper ?? {}), instanceType: provider.helper?.instanceType ?? 'm6i.large', volumesPerHelper: provider.helper?.volumesPerHelper ?? 8 },
+            helper: {
+              ...(provider.helper ?? {}),
+              instanceType: provider.helper?.instanceType ?? 'm6i.large',
+              volumesPerHelper: provider.helper?.volumesPerHelper ?? 8,
+              shell: provider.helper?.shell ?? 'ssm',
+              ...(provider.helper?.ssh
+                ? {
+                    ssh: {
+                      ...provider.helper.ssh,
+                      user: provider.helper.ssh.user ?? 'ec2-user',
+                      port: provider.helper.ssh.port ?? 22,
+                      address: provider.helper.ssh.address ?? 'private',
+                      ...(provider.helper.ssh.privateKeyPath ? { privateKeyPath: path.resolve(baseDir, provider.helper.ssh.privateKeyPath) } : {}),
+                    },
+                  }
+                : {}),
+            },
             estimatedHours: provider.estimatedHours ?? 1,
           }
         : {

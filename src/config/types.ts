@@ -19,6 +19,16 @@ export interface LocalProviderConfig {
   scratchDir: string;
 }
 
+/** HelperSsh says how to reach AWS helpers over SSH. */
+export interface HelperSsh {
+  keyName: string;
+  privateKeyPath?: string;
+  user: string;
+  port: number;
+  address: 'private' | 'public';
+  jump?: { host: string; port?: number; user?: string; privateKeyPath?: string; hostKeySha256: string };
+}
+
 /** AwsProviderConfig reads EBS snapshots from an AWS account. */
 export interface AwsProviderConfig {
   type: 'aws';
@@ -32,7 +42,16 @@ export interface AwsProviderConfig {
   kmsKeyId?: string;
   /** Keep failed snapshots' volumes this long for forensics; undefined deletes them at once. */
   keepOnFailureMs?: number;
-  helper: { instanceType: string; volumesPerHelper: number; imageId?: string; subnetId?: string; securityGroupIds?: string[]; instanceProfile?: string };
+  helper: {
+    instanceType: string;
+    volumesPerHelper: number;
+    imageId?: string;
+    subnetId?: string;
+    securityGroupIds?: string[];
+    instanceProfile?: string;
+    shell: 'ssm' | 'ssh';
+    ssh?: HelperSsh;
+  };
   estimatedHours: number;
 }
 

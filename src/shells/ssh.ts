@@ -12,8 +12,10 @@ export interface SshTarget {
   user: string;
   /** Private key file; without one, the agent at SSH_AUTH_SOCK is used. */
   privateKeyPath?: string;
-  /** The host key's fingerprint as OpenSSH prints it ("SHA256:..."): anything else is refused. */
-  hostKeySha256: string;
+  /** The host key's fingerprint as OpenSSH prints it ("SHA256:..."), or the host's keys of every type: anything else is refused. */
+  hostKeySha256: string | string[];
+  /** Run scripts through `sudo -n` (a non-root login user on a helper). */
+  sudo?: boolean;
   /** Reach the target through this host (a bastion). */
   jump?: SshTarget;
 }
@@ -39,6 +41,11 @@ function isTransient(e: unknown): boolean {
   return ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENETUNREACH'].includes(code) || /Timed out while waiting for handshake/.test((e as Error).message);
 }
 
+/** pinned lists the hex digests a target's host key may have. */
+function pinned(t: SshTarget): string[] {
+  return [t.hostKeySha256].flat().map(fingerprintHex);
+}
+
 function connectOnce(t: SshTarget, o: SshOptions, sock?: NodeJS.ReadableStream): Promise<Client> {
   return new Promise((resolve, reject) => {
     const c = new Client();
@@ -49,14 +56,14 @@ function connectOnce(t: SshTarget, o: SshOptions, sock?: NodeJS.ReadableStream):
       username: t.user,
       readyTimeout: o.readyTimeoutMs,
       hostHash: 'sha256',
-      hostVerifier: (digest: string) => (hostKeyOk = digest === fingerprintHex(t.hostKeySha256)),
+      hostVerifier: (digest: string) => (hostKeyOk = pinned(t).includes(digest)),
       ...(t.privateKeyPath ? { privateKey: readFileSync(t.privateKeyPath) } : { agent: process.env.SSH_AUTH_SOCK }),
       ...(sock ? { sock: sock as never } : {}),
     } as ConnectConfig;
     c.once('ready', () => resolve(c));
     c.once('error', (e) => {
       c.end();
-      if (!hostKeyOk) reject(new InfraError('ssh-host-key', `host key of ${t.host}:${t.port ?? 22} does not match the pinned ${t.hostKeySha256}`, { remedy: 'if the host was legitimately rebuilt, pin its new key (from its console output); otherwise do not connect' }));
+      if (!hostKeyOk) reject(new InfraError('ssh-host-key', `host key of ${t.host}:${t.port ?? 22} does not match the pinned ${[t.hostKeySha256].flat().join(' or ')}`, { remedy: 'if the host was legitimately rebuilt, pin its new key (from its console output); otherwise do not connect' }));
       else if ((e as { level?: string }).level === 'client-authentication') reject(new InfraError('ssh-auth', `${t.user}@${t.host} refused every offered key`, { remedy: 'check the key pair (and that the agent holds the key) and the user name' }));
       else reject(e);
     });
@@ -113,7 +120,8 @@ export class SshShell implements Shell {
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
       // The helper enforces the timeout too, so a lost connection cannot leave a check running there.
-      client.exec(`timeout -s KILL ${Math.ceil(opts.timeoutMs / 1000) + 5} bash -s`, (err, stream) => {
+      const sudo = this.target.sudo && this.target.user !== 'root' ? 'sudo -n ' : '';
+      client.exec(`${sudo}timeout -s KILL ${Math.ceil(opts.timeoutMs / 1000) + 5} bash -s`, (err, stream) => {
         if (err) return reject(new InfraError('ssh-exec', `cannot start a command on ${this.target.host}: ${err.message}`, { transient: true, cause: err }));
         let stdout = '';
         let stderr = '';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listLedgers } from '../../src/ledger/ledger.js';
-import { tempDir } from '../helpers.js';
+import { fixture, tempDir } from '../helpers.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -16,7 +16,7 @@ const cli = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', path
 describe('SIGKILL of an AWS run, then gc', () => {
   let world: AwsWorld;
   beforeAll(async () => {
-    world = await startAwsWorld({ fixtures: ['ext4-crash.img', 'xfs-frozen.img', 'ext4-clean.img'] });
+    world = await startAwsWorld({ fixturePath: fixture, fixtures: ['ext4-crash.img', 'xfs-frozen.img', 'ext4-clean.img'] });
   }, 120_000);
   afterAll(async () => world?.stop());
 

@@ -6,7 +6,8 @@ import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { TAG } from '../../src/providers/aws/tags.js';
 import { executeRun, type RunOutcome } from '../../src/run/run.js';
-import { tempDir } from '../helpers.js';
+import { fixture, tempDir } from '../helpers.js';
+import { ec2Error } from './fault-proxy.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
 
 /**
@@ -19,7 +20,7 @@ for (const throttled of [false, true]) describe(`snapdrill run on AWS (moto + fa
   let outcome: RunOutcome;
 
   beforeAll(async () => {
-    world = await startAwsWorld({ fixtures: ['ext4-crash.img', 'xfs-frozen.img'], ...(throttled ? { throttle: 0.2 } : {}) });
+    world = await startAwsWorld({ fixturePath: fixture, fixtures: ['ext4-crash.img', 'xfs-frozen.img'], ...(throttled ? { throttle: 0.2 } : {}) });
     const config = loadConfig(world.writeConfig());
     outcome = await executeRun(config, { stateDir: tempDir('aws-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
   }, 300_000);
@@ -59,6 +60,7 @@ describe('AWS multi-volume sets and keep-on-failure', () => {
 
   it('attaches the volumes of one set to one helper together, judges the set, and keeps a failed snapshot\'s volume for forensics until its new expiry', async () => {
     world = await startAwsWorld({
+      fixturePath: fixture,
       fixtures: ['xfs-frozen.img', 'ext4-corrupt.img', 'ext4-clean.img'],
       tags: (i) => (i < 2 ? { 'snapdrill:set': 'i-0123/nightly' } : {}),
     });
@@ -91,4 +93,21 @@ describe('AWS multi-volume sets and keep-on-failure', () => {
     expect(await world.liveResources()).toEqual([]);
     execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${report.runId}`]);
   }, 300_000);
+});
+
+describe('AWS teardown under eventual consistency', () => {
+  let world: AwsWorld;
+  afterAll(async () => world?.stop());
+
+  it('GIVEN DeleteVolume still answers VolumeInUse after the detach THEN teardown detaches again and retries, leaving nothing', async () => {
+    world = await startAwsWorld({ fixturePath: fixture, fixtures: ['ext4-clean.img'] });
+    // Found by bench/ (100 snapshots at concurrency 20): a volume DescribeVolumes reports available can still be in use for DeleteVolume.
+    world.proxy.addRule(ec2Error('DeleteVolume', 'VolumeInUse', 'Volume vol-x is currently attached to i-x', 400, { times: 2 }));
+    const { report } = await executeRun(loadConfig(world.writeConfig()), { stateDir: tempDir('aws-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+    expect(report.errors).toEqual([]);
+    expect(report.snapshots[0]!.consistency).toBe('application-consistent');
+    expect(world.proxy.calls.filter((c) => c.action === 'DeleteVolume').map((c) => c.outcome)).toEqual(['injected', 'injected', 'forwarded']);
+    expect(await world.liveResources()).toEqual([]);
+    execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${report.runId}`]);
+  }, 120_000);
 });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { Config } from '../../src/config/types.js';
@@ -8,8 +9,7 @@ import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
 import { TAG } from '../../src/providers/aws/tags.js';
 import type { Provider } from '../../src/providers/provider.js';
-import { fixture, tempDir } from '../helpers.js';
-import { delay, ssmJson, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
+import { delay, ec2Xml, ssmJson, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
 import { ec2For, ssmFor, startMoto, type MotoServer } from './moto.js';
 
 /** WorldOptions shape the emulated account: which fixture each snapshot stands for, and the faults in front of it. */
@@ -22,6 +22,16 @@ export interface WorldOptions {
   latencyMs?: number;
   /** Tags per snapshot index (e.g. a multi-volume set key). */
   tags?: (i: number) => Record<string, string>;
+  /** Where a fixture image is (tests: helpers.fixture; the bench: its own catalog). */
+  fixturePath: (name: string) => string;
+  /**
+   * The helpers are this machine's sshd (helper.shell: ssh): DescribeInstances reports 127.0.0.1 as their
+   * private address, GetConsoleOutput shows cloud-init's block with these host key fingerprints, and an
+   * attached volume appears as /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol… over a loop device.
+   */
+  ssh?: { hostKeyFingerprints: string[] };
+  /** Poll intervals of the provider's waits and of SSM, ms. Default 20 and 10 (tests); the bench uses production-like ones. */
+  pollMs?: { volume: number; attach: number; helpers: number; ssm: number };
 }
 
 /** AwsWorld is moto behind the fault proxy, with the proxy playing the helper instances. */
@@ -49,6 +59,12 @@ export interface AwsWorld {
  * attached volume's snapshot stands for (found through the volume's snapdrill:source-snapshot tag).
  */
 export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
+  const dirs: string[] = [];
+  const tempDir = (prefix: string) => {
+    const d = mkdtempSync(path.join(os.tmpdir(), `snapdrill-${prefix}-`));
+    dirs.push(d);
+    return d;
+  };
   const moto = await startMoto();
   const proxy = await startFaultProxy(moto.endpoint);
   const direct = ec2For(moto.endpoint);
@@ -65,6 +81,7 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
   const results = new Map<string, { out: string; code: number }>();
   let n = 0;
   const devices: AwsWorld['devices'] = [];
+  const volumeSource = new Map<string, string>();
   const runHere = async (command: string, instanceId: string): Promise<{ out: string; code: number }> => {
     const script = Buffer.from(/echo '([^']+)'/.exec(command)![1]!, 'base64').toString('utf8');
     const find = /find_volume_device '(vol-[0-9a-f]+)'/.exec(script);
@@ -73,10 +90,12 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
       const v = (await direct.send(new DescribeVolumesCommand({ VolumeIds: [find[1]!] }))).Volumes![0]!;
       const src = v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!;
       const copy = path.join(tempDir('aws-helper'), 'disk.img');
-      copyFileSync(fixture(snapFixture.get(src)!), copy);
+      copyFileSync(opts.fixturePath(snapFixture.get(src)!), copy);
       copies.push(copy);
       const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
       loops.push(dev);
+      // A helper's kernel reads the partition table itself; this one does not (partx through BLKPG).
+      execFileSync('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
       devices.push({ volumeId: find[1]!, instanceId, fixture: snapFixture.get(src)!, device: dev });
       return { out: `${dev}\n`, code: 0 };
     }
@@ -109,8 +128,52 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
       InstanceInformationList: (req.json as { Filters: { Values: string[] }[] }).Filters[0]!.Values.map((InstanceId) => ({ InstanceId, PingStatus: 'Online' })),
     })),
   );
+  const byIdLinks: string[] = [];
+  if (opts.ssh) {
+    const fps = opts.ssh.hostKeyFingerprints;
+    proxy.addRule({ action: 'DescribeInstances', transform: (body) => body.replace(/<privateIpAddress>[^<]*<\/privateIpAddress>/g, '<privateIpAddress>127.0.0.1</privateIpAddress>') });
+    proxy.addRule(
+      ec2Xml('GetConsoleOutput', (req) => {
+        // What Amazon Linux's cloud-init prints at first boot (the fingerprint block), base64 as EC2 sends it.
+        const text = ['[   12.345678] cloud-init[1912]: Cloud-init v. 22.2.2 running modules:final', 'ec2: #############################################################', 'ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----', ...fps.map((f) => `ec2: 256 ${f} no comment (ED25519)`), 'ec2: -----END SSH HOST KEY FINGERPRINTS-----', 'ec2: #############################################################', ''].join('\n');
+        return `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId><instanceId>${req.params.get('InstanceId')}</instanceId><timestamp>2026-11-24T00:00:00.000Z</timestamp><output>${Buffer.from(text).toString('base64')}</output></GetConsoleOutputResponse>`;
+      }),
+    );
+    proxy.addRule({
+      action: 'AttachVolume',
+      transform: (body, req) => {
+        // The volume appears on the helper (this machine) the way udev names an EBS volume on Nitro.
+        const volumeId = req.params.get('VolumeId')!;
+        const v = volumeSource.get(volumeId);
+        if (v) {
+          const copy = path.join(tempDir('aws-helper'), 'disk.img');
+          copyFileSync(opts.fixturePath(snapFixture.get(v)!), copy);
+          copies.push(copy);
+          const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
+          loops.push(dev);
+          execFileSync('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
+          const link = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`;
+          execFileSync('mkdir', ['-p', '/dev/disk/by-id']);
+          execFileSync('ln', ['-sfn', dev, link]);
+          byIdLinks.push(link);
+          devices.push({ volumeId, instanceId: req.params.get('InstanceId')!, fixture: snapFixture.get(v)!, device: dev });
+        }
+        return body;
+      },
+    });
+    // CreateVolume's answer names the new volume; remember which snapshot it came from.
+    proxy.addRule({
+      action: 'CreateVolume',
+      transform: (body, req) => {
+        const id = /<volumeId>(vol-[0-9a-f]+)<\/volumeId>/.exec(body)?.[1];
+        if (id) volumeSource.set(id, req.params.get('SnapshotId')!);
+        return body;
+      },
+    });
+  }
   const imageId = (await direct.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
-  const fast = { timeoutMs: 20_000, pollMs: 20, reason: 'test' };
+  const poll = opts.pollMs ?? { volume: 20, attach: 20, helpers: 20, ssm: 10 };
+  const wait = (pollMs: number) => ({ timeoutMs: 120_000, pollMs, reason: 'test' });
   return {
     moto,
     proxy,
@@ -133,8 +196,8 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
         ec2: sdkEc2Api(ec2For(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
         ssm: sdkSsmApi(ssmFor(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
         imageId,
-        waits: { volume: fast, attach: fast, helpers: fast },
-        ssmPollMs: 10,
+        waits: { volume: wait(poll.volume), attach: wait(poll.attach), helpers: wait(poll.helpers) },
+        ssmPollMs: poll.ssm,
       });
     },
     async liveResources() {
@@ -146,8 +209,10 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
       ];
     },
     async stop() {
+      for (const l of byIdLinks) rmSync(l, { force: true });
       for (const d of loops) execFileSync('bash', ['-c', `partx -d ${d} 2>/dev/null; losetup -d ${d} 2>/dev/null || true`]);
       for (const c of copies) rmSync(c, { force: true });
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
       await proxy.stop();
       await moto.stop();
     },

@@ -1,5 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CheckRegistry, parseCheckScript } from '../../src/checks/registry.js';
@@ -7,33 +6,15 @@ import { runCheck } from '../../src/checks/runner.js';
 import { isSnapdrillError } from '../../src/errors.js';
 import { SshShell, fingerprintOfPublicKey, type SshTarget } from '../../src/shells/ssh.js';
 import { CHECKS_DIR } from '../../src/util/paths.js';
-import { freePort } from '../aws/moto.js';
 import { tempDir } from '../helpers.js';
+import { startTestSshd, type TestSshd } from '../sshd.js';
 
 /** A real OpenSSH server on loopback, with its own host key and one authorised client key. */
+let server: TestSshd;
 let dir: string;
 let port: number;
 let hostFp: string;
-let sshd: ChildProcess | undefined;
 const shells: SshShell[] = [];
-
-function startSshd(): ChildProcess {
-  const p = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config'), '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return p;
-}
-
-async function waitListening(): Promise<void> {
-  const net = await import('node:net');
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('sshd did not start listening');
-}
 
 const target = (extra: Partial<SshTarget> = {}): SshTarget => ({ host: '127.0.0.1', port, user: 'root', privateKeyPath: path.join(dir, 'client'), hostKeySha256: hostFp, ...extra });
 const shell = (t: SshTarget, o = {}) => {
@@ -44,27 +25,14 @@ const shell = (t: SshTarget, o = {}) => {
 
 describe('SSH shell against a real sshd on loopback', () => {
   beforeAll(async () => {
-    dir = tempDir('sshd');
-    chmodSync(dir, 0o700);
-    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'hostkey')]);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client')]);
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'stranger')]);
-    writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(path.join(dir, 'client.pub')));
-    writeFileSync(
-      path.join(dir, 'sshd_config'),
-      [`HostKey ${dir}/hostkey`, `AuthorizedKeysFile ${dir}/authorized_keys`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'AllowTcpForwarding yes', `PidFile ${dir}/sshd.pid`, 'ListenAddress 127.0.0.1'].join('\n') + '\n',
-    );
-    hostFp = fingerprintOfPublicKey(readFileSync(path.join(dir, 'hostkey.pub'), 'utf8'));
-    port = await freePort();
-    sshd = startSshd();
-    await waitListening();
+    server = await startTestSshd(tempDir('sshd'));
+    ({ dir, port, hostFp } = server);
   }, 60_000);
   afterEach(() => {
     for (const s of shells.splice(0)) s.close();
   });
-  afterAll(() => {
-    sshd?.kill('SIGTERM');
+  afterAll(async () => {
+    await server?.stop();
   });
 
   it('runs a check unchanged and returns its facts', async () => {
@@ -101,17 +69,15 @@ describe('SSH shell against a real sshd on loopback', () => {
   });
 
   it('GIVEN the host refuses connections while it boots THEN retries until sshd answers', async () => {
-    sshd!.kill('SIGTERM');
-    await new Promise((r) => sshd!.once('exit', r));
+    await server.stop();
     const s = shell(target(), { retryForMs: 20_000, retryDelayMs: 200 });
     const pending = s.run('echo up', { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 800));
-    sshd = startSshd();
+    await server.start();
     expect(await pending).toMatchObject({ exitCode: 0, stdout: 'up\n' });
   });
 
   it('reaches the target through a jump host', async () => {
-    await waitListening();
     const r = await shell(target({ jump: target() })).run('echo via-bastion', { timeoutMs: 10_000 });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'via-bastion\n' });
   });

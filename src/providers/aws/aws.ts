@@ -4,6 +4,9 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { setCloudReleaser, type CloudRecord } from '../../ledger/resources.js';
 import type { Shell } from '../../shells/shell.js';
 import { shellQuote } from '../../shells/shell.js';
+import { SshShell, type SshOptions } from '../../shells/ssh.js';
+import { hostKeyFingerprints } from './console.js';
+import { sleep } from '../../util/sleep.js';
 import { CheckRegistry } from '../../checks/registry.js';
 import { runLibraryCommand } from '../../checks/runner.js';
 import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
@@ -28,11 +31,13 @@ export interface AwsDeps {
   imageId?: string;
   waits?: Partial<Record<'volume' | 'attach' | 'helpers', WaitPolicy>>;
   ssmPollMs?: number;
+  /** Connection retry of SSH helpers (helper.shell: ssh). */
+  sshOptions?: Partial<SshOptions>;
 }
 
 interface Helper {
   id: string;
-  shell: SsmShell;
+  shell: SsmShell | SshShell;
   /** Device names in use on this helper, by volume id. */
   inUse: Map<string, string>;
 }
@@ -105,6 +110,7 @@ export class AwsProvider implements Provider {
       ...(this.cfg.helper.subnetId ? { subnetId: this.cfg.helper.subnetId } : {}),
       ...(this.cfg.helper.securityGroupIds ? { securityGroupIds: this.cfg.helper.securityGroupIds } : {}),
       ...(this.cfg.helper.instanceProfile ? { instanceProfileName: this.cfg.helper.instanceProfile } : {}),
+      ...(this.cfg.helper.ssh && this.cfg.helper.shell === 'ssh' ? { keyName: this.cfg.helper.ssh.keyName } : {}),
       userData: '#!/bin/bash\ndnf install -y -q xfsprogs e2fsprogs nvme-cli sqlite postgresql15-server postgresql15-contrib mariadb105-server || true\n',
     };
     const ids = await launchHelpers(this.ec2, n, spec, {
@@ -112,10 +118,70 @@ export class AwsProvider implements Provider {
       ttlMs: this.ttlMs(),
       onLaunched: (id) => ledger.acquire('run', { kind: 'aws-instance', id, region: this.cfg.region }),
     });
-    const ready = await waitHelpersReady(this.ec2, this.ssm, ids, this.waits.helpers, signal);
+    const ssh = this.cfg.helper.shell === 'ssh' ? this.cfg.helper.ssh : undefined;
+    const ready = await waitHelpersReady(this.ec2, ssh ? undefined : this.ssm, ids, this.waits.helpers, signal);
     const notReady = ready.filter((h) => !h.ready);
-    if (notReady.length) throw new InfraError('helper-not-ready', `helper ${notReady.map((h) => `${h.instanceId}: ${h.reason}`).join('; ')}`, { remedy: 'check the subnet routes to the SSM endpoints, the instance profile (AmazonSSMManagedInstanceCore) and the console output', transient: true });
-    this.helpers = ids.map((id) => ({ id, shell: new SsmShell(this.ssm, id, { pollMs: this.deps.ssmPollMs ?? 2000 }), inUse: new Map() }));
+    if (notReady.length) {
+      throw new InfraError('helper-not-ready', `helper ${notReady.map((h) => `${h.instanceId}: ${h.reason}`).join('; ')}`, {
+        remedy: ssh ? 'look at the helper console output and the account limits' : 'check the subnet routes to the SSM endpoints, the instance profile (AmazonSSMManagedInstanceCore) and the console output',
+        transient: true,
+      });
+    }
+    if (!ssh) {
+      this.helpers = ids.map((id) => ({ id, shell: new SsmShell(this.ssm, id, { pollMs: this.deps.ssmPollMs ?? 2000 }), inUse: new Map() }));
+      return;
+    }
+    const instances = await this.ec2.describeInstances({ instanceIds: ids }).catch((e) => {
+      throw awsError(e, 'DescribeInstances');
+    });
+    const keys = await this.hostKeysFromConsole(ids, signal);
+    this.helpers = ids.map((id) => {
+      const inst = instances.find((i) => i.InstanceId === id);
+      const host = ssh.address === 'public' ? inst?.PublicIpAddress : inst?.PrivateIpAddress;
+      if (!host) throw new InfraError('helper-no-address', `helper ${id} has no ${ssh.address} IP address`, { remedy: ssh.address === 'public' ? 'use a subnet that assigns public addresses, or helper.ssh.address: private with a route or a jump host' : 'check the helper subnet' });
+      const shell = new SshShell(
+        {
+          host,
+          port: ssh.port,
+          user: ssh.user,
+          hostKeySha256: keys.get(id)!,
+          sudo: true,
+          ...(ssh.privateKeyPath ? { privateKeyPath: ssh.privateKeyPath } : {}),
+          ...(ssh.jump ? { jump: { host: ssh.jump.host, port: ssh.jump.port ?? 22, user: ssh.jump.user ?? ssh.user, hostKeySha256: ssh.jump.hostKeySha256, ...((ssh.jump.privateKeyPath ?? ssh.privateKeyPath) ? { privateKeyPath: ssh.jump.privateKeyPath ?? ssh.privateKeyPath } : {}) } } : {}),
+        },
+        this.deps.sshOptions,
+      );
+      return { id, shell, inUse: new Map() };
+    });
+  }
+
+  /**
+   * hostKeysFromConsole pins each SSH helper's host keys to what it printed on its own serial console at first
+   * boot (cloud-init's fingerprint block), polling GetConsoleOutput until every helper shows them.
+   */
+  private async hostKeysFromConsole(ids: string[], signal: AbortSignal): Promise<Map<string, string[]>> {
+    const keys = new Map<string, string[]>();
+    const deadline = Date.now() + this.waits.helpers.timeoutMs;
+    for (;;) {
+      for (const id of ids.filter((i) => !keys.has(i))) {
+        let text: string;
+        try {
+          text = await this.ec2.getConsoleOutput(id);
+        } catch (e) {
+          throw awsError(e, 'GetConsoleOutput');
+        }
+        const fps = hostKeyFingerprints(text);
+        if (fps.length) keys.set(id, fps);
+      }
+      if (keys.size === ids.length || signal.aborted) return keys;
+      if (Date.now() > deadline) {
+        const missing = ids.filter((i) => !keys.has(i));
+        throw new InfraError('helper-host-key', `helper ${missing.join(', ')} did not print its SSH host key fingerprints on the console within ${Math.round(this.waits.helpers.timeoutMs / 1000)}s, so its host key cannot be pinned`, {
+          remedy: 'use an image whose cloud-init prints the host keys (Amazon Linux does by default), or helper.shell: ssm',
+        });
+      }
+      await sleep(this.waits.helpers.pollMs, signal);
+    }
   }
 
   private ttlMs(): number {
@@ -189,6 +255,25 @@ export class AwsProvider implements Provider {
     return h.shell;
   }
 
+  /**
+   * deleteVolume deletes a restored volume. EC2 is eventually consistent: a volume just reported detached may
+   * still be "in use" for DeleteVolume, so that answer gets a detach (idempotent) and a bounded retry.
+   */
+  private async deleteVolume(volumeId: string): Promise<void> {
+    const deadline = Date.now() + this.waits.attach.timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ec2.deleteVolume(volumeId);
+        return;
+      } catch (e) {
+        if ((e as { name?: string }).name !== 'VolumeInUse' || Date.now() > deadline) throw e;
+      }
+      const [v] = await this.ec2.describeVolumes({ volumeIds: [volumeId] });
+      for (const a of v?.Attachments ?? []) if (a.InstanceId && a.State !== 'detaching') await this.ec2.detachVolume(volumeId, a.InstanceId).catch(() => undefined);
+      await sleep(Math.min(this.waits.attach.pollMs * attempt, 10_000));
+    }
+  }
+
   /** release removes one AWS resource: detach and wait, delete a volume, terminate a helper. Gone already is fine. */
   private async release(r: CloudRecord): Promise<void> {
     const gone = (e: unknown) => /NotFound|IncorrectState/.test((e as { name?: string }).name ?? '');
@@ -203,8 +288,12 @@ export class AwsProvider implements Provider {
           if (Date.now() > deadline) throw new InfraError('detach-timeout', `volume ${r.volumeId} still attached to ${r.instanceId}`);
           await new Promise((res) => setTimeout(res, this.waits.attach.pollMs));
         }
-      } else if (r.kind === 'aws-volume') await this.ec2.deleteVolume(r.id);
-      else await this.ec2.terminateInstances([r.id]);
+      } else if (r.kind === 'aws-volume') await this.deleteVolume(r.id);
+      else {
+        const h = this.helpers.find((x) => x.id === r.id);
+        if (h?.shell instanceof SshShell) h.shell.close();
+        await this.ec2.terminateInstances([r.id]);
+      }
     } catch (e) {
       if (!gone(e)) throw awsError(e, 'teardown');
     }

@@ -5,6 +5,7 @@ import {
   DetachVolumeCommand,
   DeleteVolumeCommand,
   EC2Client,
+  GetConsoleOutputCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeInstanceStatus,
@@ -38,6 +39,8 @@ export interface Ec2Api {
   describeInstances(input: { instanceIds?: string[]; filters?: Filter[] }): Promise<Instance[]>;
   terminateInstances(instanceIds: string[]): Promise<void>;
   attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
+  /** getConsoleOutput returns the instance's serial console output (decoded), the latest when the hypervisor supports it; empty when there is none yet. */
+  getConsoleOutput(instanceId: string): Promise<string>;
   /** createTags retags resources snapdrill created (keep-on-failure moves their expiry). */
   createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
   detachVolume(volumeId: string, instanceId: string): Promise<void>;
@@ -51,6 +54,8 @@ export interface RunHelperInput {
   subnetId?: string;
   securityGroupIds?: string[];
   instanceProfileName?: string;
+  /** EC2 key pair for SSH (helper.shell: ssh). */
+  keyName?: string;
   userData?: string;
   tags: Tag[];
 }
@@ -132,6 +137,7 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
           ...(i.subnetId ? { SubnetId: i.subnetId } : { Placement: { AvailabilityZone: i.availabilityZone } }),
           ...(i.securityGroupIds?.length ? { SecurityGroupIds: i.securityGroupIds } : {}),
           ...(i.instanceProfileName ? { IamInstanceProfile: { Name: i.instanceProfileName } } : {}),
+          ...(i.keyName ? { KeyName: i.keyName } : {}),
           ...(i.userData ? { UserData: Buffer.from(i.userData).toString('base64') } : {}),
           // IMDSv2 only: a restored disk's software must not read the helper's credentials with a plain GET.
           MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
@@ -154,6 +160,10 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
       const input = { ...(instanceIds?.length ? { InstanceIds: instanceIds } : {}), ...(filters?.length ? { Filters: filters } : {}) };
       for await (const page of paginateDescribeInstances({ client }, input)) for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
       return out;
+    },
+    async getConsoleOutput(instanceId) {
+      const r = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
+      return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : '';
     },
     async createTags(resourceIds, tags) {
       await client.send(new CreateTagsCommand({ Resources: resourceIds, Tags: tags }));

@@ -34,9 +34,9 @@ export async function launchHelpers(api: Ec2Api, n: number, spec: HelperSpec, o:
 
 /**
  * waitHelpersReady waits until every helper is running, passes both EC2 status checks and has an SSM agent
- * online, asking once per tick for all of them (DescribeInstanceStatus, DescribeInstanceInformation).
+ * online (unless ssm is undefined: the helpers are reached over SSH), asking once per tick for all of them (DescribeInstanceStatus, DescribeInstanceInformation).
  */
-export async function waitHelpersReady(ec2: Ec2Api, ssm: SsmApi, ids: string[], wait: WaitPolicy, signal?: AbortSignal): Promise<HelperReady[]> {
+export async function waitHelpersReady(ec2: Ec2Api, ssm: SsmApi | undefined, ids: string[], wait: WaitPolicy, signal?: AbortSignal): Promise<HelperReady[]> {
   const state = new Map<string, string>(ids.map((id) => [id, 'not running yet']));
   const deadline = Date.now() + wait.timeoutMs;
   for (;;) {
@@ -59,7 +59,8 @@ export async function waitHelpersReady(ec2: Ec2Api, ssm: SsmApi, ids: string[], 
       else if (s.SystemStatus?.Status !== 'ok' || s.InstanceStatus?.Status !== 'ok') state.set(id, `status checks ${s.SystemStatus?.Status ?? '?'}/${s.InstanceStatus?.Status ?? '?'}`);
       else checksOk.push(id);
     }
-    if (checksOk.length) {
+    if (checksOk.length && !ssm) for (const id of checksOk) state.set(id, 'ready');
+    else if (checksOk.length && ssm) {
       let online: Set<string>;
       try {
         online = await ssm.onlineInstances(checksOk);
