@@ -78,6 +78,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
               instanceType: provider.helper?.instanceType ?? 'm6i.large',
               volumesPerHelper: provider.helper?.volumesPerHelper ?? 8,
               shell: provider.helper?.shell ?? 'ssm',
+              ...(provider.helper?.ssmOutput ? { ssmOutput: { bucket: provider.helper.ssmOutput.bucket, prefix: provider.helper.ssmOutput.prefix ?? 'snapdrill' } } : {}),
               ...(provider.helper?.ssh
                 ? {
                     ssh: {

@@ -51,6 +51,7 @@ export interface AwsProviderConfig {
     instanceProfile?: string;
     shell: 'ssm' | 'ssh';
     ssh?: HelperSsh;
+    ssmOutput?: { bucket: string; prefix: string };
   };
   estimatedHours: number;
 }

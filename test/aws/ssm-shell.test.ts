@@ -1,23 +1,26 @@
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CheckRegistry, parseCheckScript } from '../../src/checks/registry.js';
 import { runCheck } from '../../src/checks/runner.js';
 import { SSM_STDOUT_LIMIT, SsmShell, sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
 import { CHECKS_DIR } from '../../src/util/paths.js';
 import { ssmError, ssmJson, ssmSequence, startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { ssmFor, startMoto, type MotoServer } from './moto.js';
+import { fakeCredentials, ssmFor, startMoto, type MotoServer } from './moto.js';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createS3Reader } from '../../src/providers/aws/s3.js';
+import type { AwsProviderConfig } from '../../src/config/types.js';
 
 let moto: MotoServer;
 let proxy: FaultProxy;
 const INSTANCE = 'i-0123456789abcdef0';
 
 /** asHelper answers GetCommandInvocation with what the command SendCommand carried really prints when bash runs it here. */
-function asHelper(proxy: FaultProxy, opts: { before?: object[] } = {}) {
+function asHelper(proxy: FaultProxy, opts: { before?: object[]; s3?: S3Client } = {}) {
   let output = '';
   let code = 0;
   proxy.addRule(
-    ssmJson('SendCommand', (req) => {
-      const body = req.json as { InstanceIds: string[]; DocumentName: string; Parameters: { commands: string[] } };
+    ssmJson('SendCommand', async (req) => {
+      const body = req.json as { InstanceIds: string[]; DocumentName: string; Parameters: { commands: string[] }; OutputS3BucketName?: string; OutputS3KeyPrefix?: string };
       expect(body.DocumentName).toBe('AWS-RunShellScript');
       expect(body.InstanceIds).toEqual([INSTANCE]);
       try {
@@ -27,6 +30,10 @@ function asHelper(proxy: FaultProxy, opts: { before?: object[] } = {}) {
         const err = e as { status: number; stdout: string };
         output = err.stdout;
         code = err.status;
+      }
+      // Like the SSM agent: the whole output goes to the bucket named in the command, under its prefix.
+      if (body.OutputS3BucketName && opts.s3) {
+        await opts.s3.send(new PutObjectCommand({ Bucket: body.OutputS3BucketName, Key: `${body.OutputS3KeyPrefix}/cmd-1/${body.InstanceIds[0]}/awsrunShellScript/0.awsrunShellScript/stdout`, Body: output }));
       }
       return { Command: { CommandId: 'cmd-1', Status: 'Pending' } };
     }),
@@ -82,6 +89,29 @@ describe('SSM shell, against moto behind the fault proxy', () => {
     expect(r.truncated).toBe(true);
     const small = await shell().run('echo small', { timeoutMs: 60_000 });
     expect(small.truncated).toBe(false);
+  });
+
+  it('reads the whole output from the S3 output bucket when the API cut it, and still flags a cut it cannot repair', async () => {
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: fakeCredentials });
+    await s3.send(new CreateBucketCommand({ Bucket: 'ssm-output' }));
+    asHelper(proxy, { s3 });
+    // The reader takes credentials from the standard chain, as in production: here, the environment.
+    vi.stubEnv('AWS_ACCESS_KEY_ID', fakeCredentials.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', fakeCredentials.secretAccessKey);
+    const reader = createS3Reader({ region: 'us-east-1', endpoint: moto.endpoint } as AwsProviderConfig);
+    const withBucket = new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, output: { bucket: 'ssm-output', prefix: 'snapdrill', reader } });
+    const r = await withBucket.run(`head -c 30000 /dev/zero | tr '\\0' x; echo; echo last-line`, { timeoutMs: 60_000 });
+    expect(r.truncated).toBe(false);
+    expect(r.stdout.length).toBe(30000 + 11);
+    expect(r.stdout.endsWith('\nlast-line\n')).toBe(true);
+    const sent = proxy.calls.filter((c) => c.action === 'SendCommand');
+    expect(sent).toHaveLength(1);
+    // The bucket exists but the agent could not write there (no s3:PutObject): flagged, not trusted.
+    const elsewhere = new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, output: { bucket: 'ssm-output', prefix: 'other', reader: { getText: async () => undefined } } });
+    const cut = await elsewhere.run(`head -c 30000 /dev/zero | tr '\\0' x`, { timeoutMs: 60_000 });
+    expect(cut.truncated).toBe(true);
+    expect(cut.stdout.length).toBe(SSM_STDOUT_LIMIT);
+    vi.unstubAllEnvs();
   });
 
   it('GIVEN the command never reaches the instance THEN a clear error after the grace period, not a hang', async () => {

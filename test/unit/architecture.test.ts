@@ -11,10 +11,10 @@ function files(dir: string): string[] {
   });
 }
 
-/** sdkActions lists the EC2/SSM API actions a source file calls, from the SDK commands and paginators it imports. */
+/** sdkActions lists the EC2/SSM/S3 API actions a source file calls, from the SDK commands and paginators it imports. */
 function sdkActions(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-(ec2|ssm)'/g)) {
+  for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-(ec2|ssm|s3)'/g)) {
     const service = m[2]!;
     for (const name of m[1]!.split(',').map((n) => n.trim().replace(/^type\s+/, ''))) {
       const cmd = /^(\w+)Command$/.exec(name)?.[1] ?? /^paginate(\w+)$/.exec(name)?.[1];

@@ -6,6 +6,7 @@ import type { Shell } from '../../shells/shell.js';
 import { shellQuote } from '../../shells/shell.js';
 import { SshShell, type SshOptions } from '../../shells/ssh.js';
 import { hostKeyFingerprints } from './console.js';
+import { createS3Reader, type ObjectReader } from './s3.js';
 import { sleep } from '../../util/sleep.js';
 import { CheckRegistry } from '../../checks/registry.js';
 import { runLibraryCommand } from '../../checks/runner.js';
@@ -31,6 +32,8 @@ export interface AwsDeps {
   imageId?: string;
   waits?: Partial<Record<'volume' | 'attach' | 'helpers', WaitPolicy>>;
   ssmPollMs?: number;
+  /** Reads full SSM output from S3 (helper.ssmOutput); default: the S3 client of the provider's region. */
+  s3?: ObjectReader;
   /** Connection retry of SSH helpers (helper.shell: ssh). */
   sshOptions?: Partial<SshOptions>;
 }
@@ -128,7 +131,9 @@ export class AwsProvider implements Provider {
       });
     }
     if (!ssh) {
-      this.helpers = ids.map((id) => ({ id, shell: new SsmShell(this.ssm, id, { pollMs: this.deps.ssmPollMs ?? 2000 }), inUse: new Map() }));
+      const so = this.cfg.helper.ssmOutput;
+      const output = so ? { ...so, reader: this.deps.s3 ?? createS3Reader(this.cfg) } : undefined;
+      this.helpers = ids.map((id) => ({ id, shell: new SsmShell(this.ssm, id, { pollMs: this.deps.ssmPollMs ?? 2000, ...(output ? { output } : {}) }), inUse: new Map() }));
       return;
     }
     const instances = await this.ec2.describeInstances({ instanceIds: ids }).catch((e) => {
@@ -279,8 +284,9 @@ export class AwsProvider implements Provider {
     const gone = (e: unknown) => /NotFound|IncorrectState/.test((e as { name?: string }).name ?? '');
     try {
       if (r.kind === 'aws-attachment') {
-        this.helpers.find((h) => h.id === r.instanceId)?.inUse.delete(r.volumeId);
-        await this.ec2.detachVolume(r.volumeId, r.instanceId);
+        await this.ec2.detachVolume(r.volumeId, r.instanceId).catch((e) => {
+          if (!/IncorrectState|NotFound/.test((e as { name?: string }).name ?? '')) throw e;
+        });
         const deadline = Date.now() + this.waits.attach.timeoutMs;
         for (;;) {
           const [v] = await this.ec2.describeVolumes({ volumeIds: [r.volumeId] });
@@ -288,6 +294,8 @@ export class AwsProvider implements Provider {
           if (Date.now() > deadline) throw new InfraError('detach-timeout', `volume ${r.volumeId} still attached to ${r.instanceId}`);
           await new Promise((res) => setTimeout(res, this.waits.attach.pollMs));
         }
+        // Only now is the device name free again: attaching another volume under a name still detaching fails.
+        this.helpers.find((h) => h.id === r.instanceId)?.inUse.delete(r.volumeId);
       } else if (r.kind === 'aws-volume') await this.deleteVolume(r.id);
       else {
         const h = this.helpers.find((x) => x.id === r.id);

@@ -2,6 +2,7 @@ import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetPar
 import type { AwsProviderConfig } from '../../config/types.js';
 import type { Shell, ShellResult, ShellRunOptions } from '../../shells/shell.js';
 import { awsError } from './ec2.js';
+import { ssmOutputKey, type ObjectReader } from './s3.js';
 
 /** SSM_STDOUT_LIMIT and SSM_STDERR_LIMIT are what GetCommandInvocation returns at most of each stream. */
 export const SSM_STDOUT_LIMIT = 24_000;
@@ -15,9 +16,15 @@ export interface Invocation {
   stderr: string;
 }
 
+/** SsmOutputBucket is where helpers write full command output (SSM's API keeps only 24,000 characters). */
+export interface SsmOutputBucket {
+  bucket: string;
+  prefix: string;
+}
+
 /** SsmApi lists only the SSM calls snapdrill makes; iam/snapdrill-policy.json must grant each (a test checks). */
 export interface SsmApi {
-  sendCommand(instanceId: string, commands: string[], timeoutSeconds: number): Promise<string>;
+  sendCommand(instanceId: string, commands: string[], timeoutSeconds: number, output?: SsmOutputBucket): Promise<string>;
   /** getCommandInvocation answers undefined while SSM does not know the invocation yet (InvocationDoesNotExist). */
   getCommandInvocation(commandId: string, instanceId: string): Promise<Invocation | undefined>;
   /** onlineInstances says which of these instances have an SSM agent that pings as Online. */
@@ -34,11 +41,12 @@ export function createSsmClient(cfg: AwsProviderConfig): SSMClient {
 /** sdkSsmApi implements SsmApi with the real SDK client. */
 export function sdkSsmApi(client: SSMClient): SsmApi {
   return {
-    async sendCommand(instanceId, commands, timeoutSeconds) {
+    async sendCommand(instanceId, commands, timeoutSeconds, output) {
       const r = await client.send(
         new SendCommandCommand({
           InstanceIds: [instanceId],
           DocumentName: 'AWS-RunShellScript',
+          ...(output ? { OutputS3BucketName: output.bucket, OutputS3KeyPrefix: output.prefix } : {}),
           Parameters: { commands, executionTimeout: [String(timeoutSeconds)] },
           TimeoutSeconds: Math.max(30, Math.min(timeoutSeconds, 2_592_000)),
           Comment: 'snapdrill check',
@@ -93,15 +101,36 @@ export class SsmShell implements Shell {
   constructor(
     private readonly api: SsmApi,
     private readonly instanceId: string,
-    private readonly opts: { pollMs: number; registrationGraceMs?: number } = { pollMs: 2000 },
+    private readonly opts: { pollMs: number; registrationGraceMs?: number; output?: SsmOutputBucket & { reader: ObjectReader } } = { pollMs: 2000 },
   ) {}
+
+  /**
+   * fullOutput returns the invocation's output; when the API cut a stream at its limit and an output bucket is
+   * configured, the whole stream is read from S3, where the agent wrote it. Without one, the cut is flagged.
+   */
+  private async fullOutput(commandId: string, inv: Invocation): Promise<{ stdout: string; stderr: string; truncated: boolean }> {
+    const cut = { stdout: inv.stdout.length >= SSM_STDOUT_LIMIT, stderr: inv.stderr.length >= SSM_STDERR_LIMIT };
+    const out = this.opts.output;
+    if (!out || (!cut.stdout && !cut.stderr)) return { stdout: inv.stdout, stderr: inv.stderr, truncated: cut.stdout || cut.stderr };
+    const read = async (stream: 'stdout' | 'stderr') => {
+      try {
+        return await out.reader.getText(out.bucket, ssmOutputKey(out.prefix, commandId, this.instanceId, stream));
+      } catch (e) {
+        throw awsError(e, 'GetObject');
+      }
+    };
+    const stdout = cut.stdout ? await read('stdout') : inv.stdout;
+    const stderr = cut.stderr ? await read('stderr') : inv.stderr;
+    return { stdout: stdout ?? inv.stdout, stderr: stderr ?? inv.stderr, truncated: stdout === undefined || stderr === undefined };
+  }
 
   async run(script: string, o: ShellRunOptions): Promise<ShellResult> {
     const t0 = performance.now();
     const timeoutSeconds = Math.max(1, Math.ceil(o.timeoutMs / 1000));
     let commandId: string;
     try {
-      commandId = await this.api.sendCommand(this.instanceId, [wrapScript(script)], timeoutSeconds);
+      const out = this.opts.output;
+      commandId = await this.api.sendCommand(this.instanceId, [wrapScript(script)], timeoutSeconds, out ? { bucket: out.bucket, prefix: out.prefix } : undefined);
     } catch (e) {
       throw awsError(e, 'SendCommand');
     }
@@ -119,13 +148,14 @@ export class SsmShell implements Shell {
       const elapsed = performance.now() - t0;
       if (inv && FINAL.has(inv.status)) {
         const timedOut = inv.status === 'TimedOut';
+        const full = await this.fullOutput(commandId, inv);
         return {
           exitCode: timedOut || inv.status.startsWith('Cancel') ? null : inv.responseCode,
-          stdout: inv.stdout,
-          stderr: inv.stderr,
+          stdout: full.stdout,
+          stderr: full.stderr,
           durationMs: elapsed,
           timedOut,
-          truncated: inv.stdout.length >= SSM_STDOUT_LIMIT || inv.stderr.length >= SSM_STDERR_LIMIT,
+          truncated: full.truncated,
         };
       }
       if (!inv && elapsed > grace) throw awsError(Object.assign(new Error(`command ${commandId} never reached instance ${this.instanceId} (InvocationDoesNotExist for ${Math.round(grace / 1000)}s)`), { name: 'SsmCommandLost' }), 'GetCommandInvocation');
