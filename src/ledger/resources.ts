@@ -10,7 +10,9 @@ export type ResourceRecord =
   | { kind: 'process'; pid: number; startTicks?: string; what: string }
   | { kind: 'aws-instance'; id: string; region: string }
   | { kind: 'aws-volume'; id: string; region: string }
-  | { kind: 'aws-attachment'; volumeId: string; instanceId: string; region: string };
+  | { kind: 'aws-attachment'; volumeId: string; instanceId: string; region: string }
+  /** An AMI registered from a snapshot for a boot test (deregistering it leaves the snapshot alone). */
+  | { kind: 'aws-image'; id: string; region: string };
 
 /** CloudRecord is a resource in a cloud account; releasing it needs that cloud's client. */
 export type CloudRecord = Extract<ResourceRecord, { kind: `aws-${string}` }>;
@@ -39,6 +41,8 @@ export function describeResource(r: ResourceRecord): string {
       return `EBS volume ${r.id} (${r.region})`;
     case 'aws-attachment':
       return `attachment of ${r.volumeId} to ${r.instanceId} (${r.region})`;
+    case 'aws-image':
+      return `AMI ${r.id} (${r.region})`;
   }
 }
 
@@ -191,6 +195,7 @@ export async function releaseResource(r: ResourceRecord): Promise<void> {
     case 'aws-instance':
     case 'aws-volume':
     case 'aws-attachment':
+    case 'aws-image':
       if (!cloudReleaser) throw new Error(`cannot remove ${describeResource(r)} without AWS access: run "snapdrill gc -c CONFIG" with the run's aws config`);
       await cloudReleaser(r);
       return;

@@ -297,6 +297,7 @@ export class AwsProvider implements Provider {
         // Only now is the device name free again: attaching another volume under a name still detaching fails.
         this.helpers.find((h) => h.id === r.instanceId)?.inUse.delete(r.volumeId);
       } else if (r.kind === 'aws-volume') await this.deleteVolume(r.id);
+      else if (r.kind === 'aws-image') await this.ec2.deregisterImage(r.id);
       else {
         const h = this.helpers.find((x) => x.id === r.id);
         if (h?.shell instanceof SshShell) h.shell.close();

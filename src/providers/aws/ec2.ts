@@ -2,6 +2,7 @@ import {
   AttachVolumeCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
+  DeregisterImageCommand,
   DetachVolumeCommand,
   DeleteVolumeCommand,
   EC2Client,
@@ -41,6 +42,8 @@ export interface Ec2Api {
   attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
   /** getConsoleOutput returns the instance's serial console output (decoded), the latest when the hypervisor supports it; empty when there is none yet. */
   getConsoleOutput(instanceId: string): Promise<string>;
+  /** deregisterImage removes an AMI snapdrill registered for a boot test (its snapshots are the user's and stay). */
+  deregisterImage(imageId: string): Promise<void>;
   /** createTags retags resources snapdrill created (keep-on-failure moves their expiry). */
   createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
   detachVolume(volumeId: string, instanceId: string): Promise<void>;
@@ -164,6 +167,9 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
     async getConsoleOutput(instanceId) {
       const r = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
       return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : '';
+    },
+    async deregisterImage(imageId) {
+      await client.send(new DeregisterImageCommand({ ImageId: imageId }));
     },
     async createTags(resourceIds, tags) {
       await client.send(new CreateTagsCommand({ Resources: resourceIds, Tags: tags }));
