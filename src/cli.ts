@@ -3,7 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { CheckRegistry } from './checks/registry.js';
 import { loadConfig, type ConfigOverrides } from './config/load.js';
 import { ConfigValidationError } from './config/load.js';
-import { ExitCode, errorMessage, isSnapdrillError } from './errors.js';
+import { ConfigError, ExitCode, errorMessage, isSnapdrillError } from './errors.js';
 import { collectGarbage, defaultStateDir } from './ledger/ledger.js';
 import { chooseProgressMode, createProgress } from './progress/progress.js';
 import { makePlan } from './plan.js';
@@ -250,6 +250,40 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       },
     )
     .command(
+      'diagnose [transcript]',
+      'Explain why a machine does not start: its console output (a saved transcript, or an EC2 instance\'s) against the diagnosis catalog',
+      (y) =>
+        y
+          .positional('transcript', { type: 'string', describe: 'A saved console transcript (- for standard input), e.g. pasted from the EC2 console; same as --console' })
+          .option('console', { type: 'string', describe: 'A saved console transcript (--console=- for standard input)' })
+          .option('instance', { type: 'string', describe: 'An EC2 instance id: its latest console output and screenshot are fetched (needs -c with an aws provider)' })
+          .option('config', { alias: 'c', type: 'string', describe: 'Config file (the aws provider, for --instance)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the causes with their matched lines and remedies as JSON' })
+          .option('html', { type: 'string', describe: 'Also write a self-contained HTML page (transcript with the matched lines highlighted)' })
+          .epilogue(`${EXIT_CODES}\n  diagnose exits 0 when it could read the console (whether or not a cause matched), 2 on bad input, 3 when AWS could not be reached.`),
+      async (argv) => {
+        const { diagnoseInput, formatDiagnosis, readTranscript, writeDiagnoseHtml } = await import('./diagnose/command.js');
+        // yargs keeps a lone "-" (standard input) among the plain arguments rather than in the positional.
+        const file = ((argv.console as string | undefined) || (argv.transcript as string | undefined) || (argv._.includes('-') || argv.console === '' ? '-' : undefined)) as string | undefined;
+        if (Boolean(file) === Boolean(argv.instance)) throw new ConfigError('', 'give exactly one console: a transcript file (or - for standard input), or --instance ID with -c CONFIG');
+        if (argv.instance && !argv.config) throw new ConfigError('', '--instance needs -c CONFIG with an aws provider');
+        let input;
+        if (file) input = readTranscript(file);
+        else {
+          const cfg = loadConfig(argv.config as string);
+          if (cfg.provider.type !== 'aws') throw new ConfigError('/provider/type', '--instance needs an aws provider');
+          const { fetchInstanceConsole } = await import('./providers/aws/diagnose.js');
+          input = await fetchInstanceConsole(cfg.provider, argv.instance as string);
+        }
+        const out = diagnoseInput(input);
+        if (argv.html) writeDiagnoseHtml(argv.html as string, input, out.diagnosis);
+        if (argv.json) {
+          const { diagnosis: _d, ...rest } = out;
+          process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+        } else process.stdout.write(formatDiagnosis(out, input.text));
+      },
+    )
+    .command(
       'gc',
       'Remove what killed runs left behind (scratch copies, loop devices, mounts, processes), from their ledgers',
       (y) =>
@@ -287,7 +321,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
         if (out.some((o) => o.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
       },
     )
-    .demandCommand(1, 'name a command: run, plan, checks, validate or gc')
+    .demandCommand(1, 'name a command: run, plan, checks, validate, diagnose or gc')
     .strict()
     .recommendCommands()
     .wrap(Math.min(100, process.stdout.columns || 100))

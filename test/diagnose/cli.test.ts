@@ -1,0 +1,118 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.js';
+import { ec2Error, ec2Xml, startFaultProxy, type FaultProxy } from '../aws/fault-proxy.js';
+import { startMoto, type MotoServer } from '../aws/moto.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const PUBLISHED = path.join(ROOT, 'test/golden/console/published');
+const ENV = { ...process.env, NO_COLOR: '1', AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true' };
+
+function cli(args: string[], input?: string) {
+  return spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'diagnose', ...args], { cwd: ROOT, encoding: 'utf8', env: ENV, ...(input !== undefined ? { input } : {}) });
+}
+
+/** cliAsync is for calls whose AWS endpoint (the fault proxy) lives in this process: spawnSync would block it. */
+function cliAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'diagnose', ...args], { cwd: ROOT, env: ENV });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('snapdrill diagnose --console', () => {
+  it('explains a pasted transcript in the terminal: the likely cause, why, the fix, and the lines that show it', () => {
+    const r = cli(['--console', path.join(PUBLISHED, 'fstab-missing-device-2.txt')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Likely cause: An \/etc\/fstab entry names a device this instance does not have \[fstab-missing-device\]\n  Why: .*\n  Fix: .*nofail/);
+    expect(r.stdout).toMatch(/\n  line \d+: .*Dependency failed for \/var\/lib\/cassandra/);
+  });
+
+  it('--json gives the cause ids with their matched lines and remedies; reads standard input with -', () => {
+    const text = readFileSync(path.join(PUBLISHED, 'kernel-panic-vfs-2.txt'), 'utf8');
+    const r = cli(['--console', '-', '--json'], text);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.source).toBe('stdin');
+    expect(out.causes[0]).toMatchObject({ id: 'root-fs-unmountable', remedy: expect.stringMatching(/initramfs/) });
+    expect(out.causes[0].matches[0]).toEqual({ line: expect.any(Number), text: expect.stringMatching(/VFS: /), signature: expect.any(String) });
+  });
+
+  it('says plainly when nothing matches, instead of guessing', () => {
+    const f = path.join(tempDir('diag'), 'clean.txt');
+    writeFileSync(f, '[    0.000000] Linux version 6.1.0\n[  OK  ] Reached target Multi-User System.\n\nDebian GNU/Linux 12 host ttyS0\n\nhost login: \n');
+    const r = cli(['--console', f]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^No known failure signature in 7 line\(s\) of console output from .*clean\.txt\.\nsnapdrill does not guess\./);
+    const j = JSON.parse(cli(['--console', f, '--json']).stdout);
+    expect(j.causes).toEqual([]);
+  });
+
+  it('writes an HTML page with the transcript escaped and the matched lines highlighted', () => {
+    const dir = tempDir('diag');
+    const f = path.join(dir, 'evil.txt');
+    writeFileSync(f, '<script>alert(1)</script>\nKernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n');
+    const html = path.join(dir, 'd.html');
+    expect(cli(['--console', f, '--html', html]).status).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).not.toContain('<script>alert');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).toMatch(/<mark id="c-L2">.*VFS: Unable to mount root fs/);
+    expect(page).toContain('Likely cause: The kernel could not mount the root filesystem');
+  });
+
+  it('names the file on bad input (missing, empty) and exits 2; insists on exactly one source', () => {
+    const missing = cli(['--console', '/nonexistent/console.txt']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--console: cannot read \/nonexistent\/console\.txt: ENOENT/);
+    const f = path.join(tempDir('diag'), 'empty.txt');
+    writeFileSync(f, '\n\n');
+    const empty = cli(['--console', f]);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/empty\.txt is empty/);
+    expect(cli([]).status).toBe(2);
+  });
+});
+
+describe('snapdrill diagnose --instance (moto + fault proxy)', () => {
+  let moto: MotoServer;
+  let proxy: FaultProxy;
+  let cfg: string;
+  beforeAll(async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint);
+    cfg = path.join(tempDir('diag-aws'), 'aws.yaml');
+    writeFileSync(cfg, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}"}\n`);
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await moto?.stop();
+  });
+
+  it('fetches the latest console output of the instance and explains it', async () => {
+    const text = readFileSync(path.join(PUBLISHED, 'root-device-not-found.txt'), 'utf8');
+    proxy.addRule(
+      ec2Xml('GetConsoleOutput', (req) => `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><instanceId>${req.params.get('InstanceId')}</instanceId><timestamp>2026-11-24T00:00:00.000Z</timestamp><output>${Buffer.from(text).toString('base64')}</output></GetConsoleOutputResponse>`, { times: 1 }),
+    );
+    const r = await cliAsync(['--instance', 'i-0123456789abcdef0', '-c', cfg, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.source).toBe('i-0123456789abcdef0');
+    expect(out.causes[0].id).toBe('root-device-not-found');
+    const call = proxy.calls.find((c) => c.action === 'GetConsoleOutput')!;
+    expect(call.params!.get('Latest')).toBe('true');
+  });
+
+  it('names an instance that does not exist, and exits 2', async () => {
+    proxy.addRule(ec2Error('GetConsoleOutput', 'InvalidInstanceID.NotFound', "The instance ID 'i-0000000000000dead' does not exist", 400, { times: 1 }));
+    const r = await cliAsync(['--instance', 'i-0000000000000dead', '-c', cfg]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/instance i-0000000000000dead does not exist in us-east-1/);
+  });
+});
