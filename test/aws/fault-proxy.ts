@@ -416,3 +416,57 @@ export function ec2Xml(action: Rule['action'], xml: string | ((req: ProxiedReque
 export function delay(action: Rule['action'], ms: number, opts: Omit<RuleOptions, 'delayMs'> = {}): Rule {
   return { ...opts, action, delayMs: ms };
 }
+
+/** Reachability-detail status that goes with an overall status check status. */
+const CHECK_DETAIL: Record<string, string> = { ok: 'passed', impaired: 'failed', initializing: 'initializing', 'insufficient-data': 'insufficient-data' };
+
+function setStatusCheck(xml: string, tag: 'systemStatus' | 'instanceStatus', status: string): string {
+  const detail = CHECK_DETAIL[status] ?? status;
+  return xml.replace(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'), (_m, inner: string) => {
+    const edited = inner.replace(/(<details>[\s\S]*?<\/details>)|<status>[^<]*<\/status>/g, (m: string, details?: string) =>
+      details ? details.replace(/<status>[^<]*<\/status>/g, `<status>${detail}</status>`) : `<status>${status}</status>`,
+    );
+    return `<${tag}>${edited}</${tag}>`;
+  });
+}
+
+/**
+ * instanceStatusChecks edits moto's DescribeInstanceStatus answer (moto reports every running instance ok at
+ * once): the system and/or instance status check become `system` / `instance` (ok, impaired, initializing,
+ * insufficient-data), their reachability detail following (passed, failed, initializing, ...).
+ */
+export function instanceStatusChecks(checks: { system?: string; instance?: string }, opts: RuleOptions = {}): Rule {
+  return {
+    ...opts,
+    action: 'DescribeInstanceStatus',
+    transform: (body) => {
+      let out = body;
+      if (checks.system) out = setStatusCheck(out, 'systemStatus', checks.system);
+      if (checks.instance) out = setStatusCheck(out, 'instanceStatus', checks.instance);
+      return out;
+    },
+  };
+}
+
+/** consoleOutput scripts GetConsoleOutput (moto returns one canned Xen boot log): `text` is sent base64-encoded, for the instance asked about. */
+export function consoleOutput(text: string, opts: RuleOptions = {}): Rule {
+  return ec2Xml(
+    'GetConsoleOutput',
+    (req) =>
+      `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${requestId()}</requestId>` +
+      `<instanceId>${xmlEscape(req.params.get('InstanceId') ?? '')}</instanceId><timestamp>${new Date().toISOString()}</timestamp>` +
+      `<output>${Buffer.from(text, 'utf8').toString('base64')}</output></GetConsoleOutputResponse>`,
+    opts,
+  );
+}
+
+/** consoleScreenshot scripts GetConsoleScreenshot (moto does not implement it: HTTP 500 with an HTML page) with a base64 JPEG. */
+export function consoleScreenshot(jpegBase64: string, opts: RuleOptions = {}): Rule {
+  return ec2Xml(
+    'GetConsoleScreenshot',
+    (req) =>
+      `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleScreenshotResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${requestId()}</requestId>` +
+      `<instanceId>${xmlEscape(req.params.get('InstanceId') ?? '')}</instanceId><imageData>${jpegBase64}</imageData></GetConsoleScreenshotResponse>`,
+    opts,
+  );
+}

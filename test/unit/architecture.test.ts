@@ -33,7 +33,11 @@ describe('architecture', () => {
   it('ships an IAM policy that grants exactly the AWS actions the code calls', () => {
     // Tagging in the create call (TagSpecifications) needs ec2:CreateTags, conditioned on the create action.
     // Launching with an instance profile needs iam:PassRole on the helper role.
-    const implied: Record<string, string[]> = { 'ec2:CreateVolume': ['ec2:CreateTags'], 'ec2:RunInstances': ['ec2:CreateTags', 'iam:PassRole'] };
+    const implied: Record<string, string[]> = {
+      'ec2:CreateVolume': ['ec2:CreateTags'],
+      'ec2:RunInstances': ['ec2:CreateTags', 'iam:PassRole'],
+      'ec2:RegisterImage': ['ec2:CreateTags'],
+    };
     const called = files(path.join(ROOT, 'src/providers/aws')).flatMap((f) => sdkActions(readFileSync(f, 'utf8')));
     const used = [...new Set(called.flatMap((a) => [a, ...(implied[a] ?? [])]))].sort();
     const policy = JSON.parse(readFileSync(path.join(ROOT, 'iam/snapdrill-policy.json'), 'utf8')) as { Statement: { Action: string[] }[] };

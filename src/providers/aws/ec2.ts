@@ -7,6 +7,8 @@ import {
   DeleteVolumeCommand,
   EC2Client,
   GetConsoleOutputCommand,
+  GetConsoleScreenshotCommand,
+  RegisterImageCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeInstanceStatus,
@@ -47,6 +49,29 @@ export interface Ec2Api {
   /** createTags retags resources snapdrill created (keep-on-failure moves their expiry). */
   createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
   detachVolume(volumeId: string, instanceId: string): Promise<void>;
+  /**
+   * registerImage registers an AMI from snapshots for a boot test (HVM; every volume DeleteOnTermination, so
+   * terminating the instance removes them), tagged in the create call itself; returns the image id.
+   */
+  registerImage(input: RegisterBootImageInput): Promise<string>;
+  /** getConsoleScreenshot returns a JPEG of the instance's screen, base64 (WakeUp: true); empty when there is none. */
+  getConsoleScreenshot(instanceId: string): Promise<string>;
+}
+
+/** RegisterBootImageInput is the AMI a boot test registers from a root snapshot (and data snapshots). */
+export interface RegisterBootImageInput {
+  name: string;
+  description?: string;
+  rootDeviceName: string;
+  /** Device name → snapshot, the root device among them; each becomes an EBS mapping with DeleteOnTermination true. */
+  blockDevices: { deviceName: string; snapshotId: string }[];
+  /** Default gp3. */
+  volumeType?: VolumeType;
+  architecture: 'x86_64' | 'arm64';
+  /** Unset: the instance type's default. */
+  bootMode?: 'legacy-bios' | 'uefi' | 'uefi-preferred';
+  enaSupport: boolean;
+  tags: Tag[];
 }
 
 /** RunHelperInput is what a helper instance is launched with. */
@@ -182,6 +207,29 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
     },
     async terminateInstances(instanceIds) {
       if (instanceIds.length) await client.send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));
+    },
+    async registerImage(i) {
+      const r = await client.send(
+        new RegisterImageCommand({
+          Name: i.name,
+          ...(i.description ? { Description: i.description } : {}),
+          VirtualizationType: 'hvm',
+          Architecture: i.architecture,
+          RootDeviceName: i.rootDeviceName,
+          ...(i.bootMode ? { BootMode: i.bootMode } : {}),
+          EnaSupport: i.enaSupport,
+          BlockDeviceMappings: i.blockDevices.map((d) => ({
+            DeviceName: d.deviceName,
+            Ebs: { SnapshotId: d.snapshotId, DeleteOnTermination: true, VolumeType: i.volumeType ?? 'gp3' },
+          })),
+          TagSpecifications: [{ ResourceType: 'image', Tags: i.tags }],
+        }),
+      );
+      return r.ImageId!;
+    },
+    async getConsoleScreenshot(instanceId) {
+      const r = await client.send(new GetConsoleScreenshotCommand({ InstanceId: instanceId, WakeUp: true }));
+      return r.ImageData ?? '';
     },
   };
 }
