@@ -6,8 +6,8 @@ import { parseDuration } from '../util/duration.js';
 import { CHECKS_DIR } from '../util/paths.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
 
-/** CheckStage says when a check runs: once per volume (discover) or once per filesystem of a matching type. */
-export type CheckStage = 'discover' | 'filesystem' | 'data' | 'database';
+/** CheckStage says when a check runs: once per volume (discover), once per filesystem of a matching type, or once per candidate root filesystem before a boot test (boot). */
+export type CheckStage = 'discover' | 'filesystem' | 'data' | 'database' | 'boot';
 
 /** CheckDefinition is a parsed, validated check script. */
 export interface CheckDefinition {
@@ -107,7 +107,7 @@ export class CheckRegistry {
 
   /** all lists every check in the order stages run, then by id. */
   all(): CheckDefinition[] {
-    const order: CheckStage[] = ['discover', 'filesystem', 'data', 'database'];
+    const order: CheckStage[] = ['discover', 'filesystem', 'data', 'database', 'boot'];
     return [...this.checks.values()].sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage) || a.id.localeCompare(b.id));
   }
 }

@@ -21,7 +21,7 @@ const opts = { target: '/dev/null', scratch: '/tmp', defaultTimeoutMs: 20_000 };
 describe('check registry', () => {
   it('loads every shipped check with a valid header', () => {
     const reg = CheckRegistry.load();
-    expect(reg.all().map((c) => c.id)).toEqual(['discover', 'ext4', 'xfs', 'dbfind', 'mariadb', 'postgresql', 'sqlite']);
+    expect(reg.all().map((c) => c.id)).toEqual(['discover', 'ext4', 'xfs', 'dbfind', 'mariadb', 'postgresql', 'sqlite', 'bootlint']);
     expect(reg.forEngine('postgresql').map((c) => c.id)).toEqual(['postgresql']);
     expect(reg.forFilesystem('ext4').map((c) => c.id)).toEqual(['ext4']);
     expect(reg.get('xfs').needs).toContain('xfs_repair');
