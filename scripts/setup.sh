@@ -10,8 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: the filesystem and database tools the checks run (the local provider's helper is
-# this machine), and the partitioning tools the fixtures use.
-APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils psmisc sqlite3 postgresql postgresql-contrib mariadb-server openssh-server openssh-client)
+# this machine), the partitioning tools the fixtures use, QEMU and OVMF for boot tests, and debootstrap
+# plus GRUB's images and mtools to build the bootable fixture disk.
+APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils psmisc sqlite3 postgresql postgresql-contrib mariadb-server openssh-server openssh-client
+  qemu-system-x86 qemu-utils ovmf debootstrap grub-pc-bin grub-efi-amd64-bin grub-common mtools dosfstools cpio zstd lz4 xz-utils iproute2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

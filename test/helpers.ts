@@ -16,6 +16,11 @@ export function dbCatalog(): string {
   return inject('dbCatalog');
 }
 
+/** bootCatalog is the bootable Debian disk and its broken variants (fixtures/build-boot.sh). */
+export function bootCatalog(): string {
+  return inject('bootCatalog');
+}
+
 /** fixture returns the path of one fixture image. */
 export function fixture(name: string): string {
   return path.join(fsCatalog(), name);
@@ -55,7 +60,7 @@ export function catalogOf(names: string[]): string {
   const dir = tempDir('cat');
   for (const n of names) {
     const base = n.replace(/\.(img|raw)$/, '');
-    const from = [fsCatalog(), dbCatalog()].find((c) => readdirSync(c).includes(n));
+    const from = [fsCatalog(), dbCatalog(), bootCatalog()].find((c) => readdirSync(c).includes(n));
     if (!from) throw new Error(`no fixture named ${n}`);
     for (const f of readdirSync(from).filter((f) => f === n || f === `${base}.json`)) {
       execFileSync('ln', ['-s', path.join(from, f), path.join(dir, f)]);

@@ -125,6 +125,28 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
         return { ...rest, ...(freshWithin ? { freshWithinMs: parseDuration(freshWithin as string) } : {}) } as Canary;
       }),
     },
+    boot: (() => {
+      const b = (r.boot ?? {}) as Record<string, any>;
+      const rel = (f: string | undefined) => (f ? path.resolve(baseDir, f) : undefined);
+      const out: Config['boot'] = {
+        enabled: b.enabled ?? false,
+        lint: b.lint ?? true,
+        required: b.required ?? true,
+        mode: b.mode ?? (b.kernel ? 'direct' : 'bios'),
+        timeoutMs: parseDuration(b.timeout ?? '5m'),
+        memoryMiB: b.memory ?? 1024,
+        cpus: b.cpus ?? 1,
+        accel: b.accel ?? 'auto',
+        maxConcurrent: b.maxConcurrent ?? 1,
+        targetNvme: b.targetNvme ?? true,
+        enaSupport: b.enaSupport ?? true,
+      };
+      for (const k of ['match', 'append', 'instanceType', 'subnetId', 'securityGroupIds', 'architecture', 'bootMode'] as const) if (b[k] !== undefined) (out as any)[k] = b[k];
+      if (b.kernel) out.kernel = rel(b.kernel);
+      if (b.initrd) out.initrd = rel(b.initrd);
+      if (out.mode === 'direct' && !out.kernel) throw new ConfigError('/boot/kernel', 'boot.mode is direct, so boot.kernel is required');
+      return out;
+    })(),
   };
   if (where !== '(flags)') resolved.source = where;
   return resolved;

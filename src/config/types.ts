@@ -98,6 +98,30 @@ export interface DatabaseOptions {
   canaries: Canary[];
 }
 
+/** BootOptions control the pre-boot lint and the boot test. */
+export interface BootOptions {
+  enabled: boolean;
+  lint: boolean;
+  required: boolean;
+  match?: { ids?: string[]; tags?: Record<string, string> };
+  mode: 'bios' | 'uefi' | 'direct';
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  timeoutMs: number;
+  memoryMiB: number;
+  cpus: number;
+  accel: 'auto' | 'kvm' | 'tcg';
+  maxConcurrent: number;
+  targetNvme: boolean;
+  instanceType?: string;
+  subnetId?: string;
+  securityGroupIds?: string[];
+  architecture?: 'x86_64' | 'arm64';
+  bootMode?: 'legacy-bios' | 'uefi' | 'uefi-preferred';
+  enaSupport: boolean;
+}
+
 /** Config is a validated configuration with every default filled in. */
 export interface Config {
   provider: ProviderConfig;
@@ -107,6 +131,7 @@ export interface Config {
   output: { dir: string; formats: ReportFormat[] };
   policy: Policy;
   databases: DatabaseOptions;
+  boot: BootOptions;
   /** Where the file was read from, for relative paths and messages; undefined when built from flags only. */
   source?: string;
 }

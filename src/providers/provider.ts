@@ -1,5 +1,7 @@
 import type { Ledger } from '../ledger/ledger.js';
 import type { Shell } from '../shells/shell.js';
+import type { BootOptions } from '../config/types.js';
+import type { BootOutcome } from '../boot/types.js';
 
 /** SnapshotInfo is a snapshot as a provider lists it. */
 export interface SnapshotInfo {
@@ -46,6 +48,18 @@ export interface AttachedVolume {
   warnings: string[];
 }
 
+/** BootRequest is one boot test: the snapshot holding the root filesystem, its restored copy, and the data snapshots restored with it. */
+export interface BootRequest {
+  snapshot: SnapshotInfo;
+  restored: RestoredVolume;
+  data: SnapshotInfo[];
+  /** The data snapshots' restored copies (local: attached to the VM as extra disks). */
+  dataRestored: RestoredVolume[];
+  options: BootOptions;
+  /** Local boot mode after the snapdrill:boot-mode tag is applied. */
+  mode: BootOptions['mode'];
+}
+
 /** Provider is the only code that knows where snapshots live and how they become block devices. */
 export interface Provider {
   readonly type: string;
@@ -63,6 +77,8 @@ export interface Provider {
    * returns what was kept, or undefined when the provider does not keep anything. The attachments are still released.
    */
   keepForForensics?(ledger: Ledger, owner: string, until: Date): Promise<string[] | undefined>;
+  /** bootTest boots a restored root filesystem and reports how far it got, with its console; what it creates goes into ctx.ledger. */
+  bootTest?(req: BootRequest, ctx: StageContext): Promise<BootOutcome>;
   /** shell reaches the helper that sees an attached device (any helper when none is given). */
   shell(attached?: AttachedVolume): Shell;
 }

@@ -3,6 +3,7 @@ import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { FilesystemFinding } from '../judges/types.js';
 import type { RunReport, SnapshotResult } from '../run/types.js';
 import { formatDuration } from '../util/duration.js';
+import { CONSOLE_CSS, renderConsole, renderDiagnosis, renderLint } from './console.js';
 
 /** esc escapes text for HTML content and attribute values; every value from a disk or a tool goes through it. */
 export function esc(s: unknown): string {
@@ -155,6 +156,29 @@ ${f.evidence.length ? `<ul class="ev">${f.evidence.map((e) => `<li>${esc(e.text)
 ${renderExcerpts(f.excerpts)}`;
 }
 
+/** renderBoot shows the pre-boot lint, the boot test (time to each milestone), the diagnosis and the console with its matched lines highlighted. */
+function renderBoot(s: SnapshotResult, i: number): string {
+  if (!s.lint && !s.bootTest && !s.bootNote) return '';
+  const b = s.bootTest;
+  const prefix = `snap-${i}-console`;
+  const booted = b?.milestones.find((m) => m.name === 'login' || m.name === 'ssh' || m.name === 'status-checks');
+  const parts: string[] = [`<h3>Boot <span class="badge ${s.boot === 'boots' ? 'ok' : s.boot === 'fails-to-boot' ? 'bad' : 'muted'}">${esc(s.boot)}</span></h3>`];
+  if (s.bootNote) parts.push(`<p class="meta">${esc(s.bootNote)}</p>`);
+  for (const l of s.lint ?? []) parts.push(renderLint(l));
+  if (b) {
+    parts.push(
+      `<div class="meta"><span>mode: <code>${esc(b.mode)}</code></span><span>${esc(b.platform)}</span><span>${booted ? `booted (${esc(booted.name)}) after ${esc(formatDuration(booted.atMs))}` : `ran ${esc(formatDuration(b.durationMs))}`}</span></div>`,
+      b.milestones.length ? `<div class="meta">${b.milestones.map((m) => `<span>${esc(m.name)} ${esc(formatDuration(m.atMs))}</span>`).join('')}</div>` : '',
+      b.reason ? `<p>${esc(b.reason)}</p>` : '',
+      b.launchError ? `<div class="err"><b>Launch refused (${esc(b.launchError.code)})</b> ${esc(b.launchError.message)}</div>` : '',
+      renderDiagnosis(b.diagnosis, prefix),
+      b.screenshotJpegBase64 ? `<details><summary>Screenshot</summary><img class="shot" alt="console screenshot of ${esc(s.id)}" src="data:image/jpeg;base64,${esc(b.screenshotJpegBase64)}"></details>` : '',
+      `<details${b.result !== 'boots' ? ' open' : ''}><summary>Console (${b.console.split('\n').length} lines)</summary>${renderConsole(b.console, b.diagnosis, prefix)}</details>`,
+    );
+  }
+  return parts.filter(Boolean).join('\n');
+}
+
 function renderSnapshot(s: SnapshotResult, i: number): string {
   const meta = [
     ['source', s.source],
@@ -176,6 +200,7 @@ ${s.hints.filter((h) => h.text !== s.error?.message).map((h) => `<div class="hin
 ${s.filesystems.map(renderFilesystem).join('\n')}
 ${s.databases.map(renderDatabase).join('\n')}
 ${renderCanaries(s.canaries)}
+${renderBoot(s, i)}
 <details><summary>Timings: ${esc(formatDuration(total))} in ${s.phases.length} phases</summary>
 <table><tr><th>phase</th><th>started</th><th>duration</th><th>status</th></tr>
 ${s.phases.map((p) => `<tr><td><span class="legend"><i class="${phaseColor(p.phase)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
@@ -194,7 +219,7 @@ export function renderHtml(report: RunReport): string {
   const status = report.interrupted ? 'interrupted' : report.exitCode === 0 ? 'all snapshots met the policy' : report.exitCode === 1 ? 'some snapshots failed the policy' : 'the harness could not complete';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>snapdrill report ${esc(report.runId)}</title><style>${CSS}</style></head>
+<title>snapdrill report ${esc(report.runId)}</title><style>${CSS}${CONSOLE_CSS}</style></head>
 <body><main>
 <h1>snapdrill restore verification</h1>
 <div class="meta"><span>run <code>${esc(report.runId)}</code></span><span>${esc(report.startedAt)}</span><span>took ${esc(formatDuration(report.durationMs))}</span><span>${esc(report.provider.type)}: <code>${esc(report.provider.source)}</code></span><span>host ${esc(report.host)}</span><span>concurrency ${esc(report.concurrency)}</span></div>

@@ -16,7 +16,10 @@ export function renderJunit(report: RunReport): string {
   const cases = report.snapshots.map((s) => {
     const time = (s.phases.reduce((n, p) => n + p.durationMs, 0) / 1000).toFixed(3);
     const body: string[] = [];
-    const detail = [s.summary, ...s.reasons.map((r) => `- ${r}`), ...s.hints.map((h) => `hint: ${h.text}\n  remedy: ${h.remedy}`)].join('\n');
+    const cause = s.bootTest?.diagnosis?.causes[0];
+    const bootLines = s.boot === 'fails-to-boot' ? [`fails to boot: ${s.bootTest?.reason ?? ''}`, ...(cause ? [`likely cause: ${cause.title} [${cause.id}]`, `  fix: ${cause.remedy}`, ...cause.matches.slice(0, 3).map((m) => `  console line ${m.line}: ${m.text}`)] : [])] : [];
+    const lintLines = (s.lint ?? []).flatMap((l) => l.findings.filter((f) => f.severity !== 'info').map((f) => `lint ${f.severity}: ${f.message}\n  remedy: ${f.remedy}`));
+    const detail = [s.summary, ...s.reasons.map((r) => `- ${r}`), ...s.hints.map((h) => `hint: ${h.text}\n  remedy: ${h.remedy}`), ...bootLines, ...lintLines].join('\n');
     if (!s.policy.pass) {
       if (s.error && s.error.source === 'infrastructure') {
         body.push(`      <error message="${xmlEscape(s.error.message)}" type="${xmlEscape(s.error.code)}">${xmlEscape(detail)}</error>`);

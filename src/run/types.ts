@@ -1,10 +1,11 @@
+import type { BootOutcome, LintResult } from '../boot/types.js';
 import type { CheckStatus } from '../checks/runner.js';
 import type { Consistency } from '../config/types.js';
 import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { PolicyResult } from '../judges/policy.js';
 import type { FilesystemFinding, Hint } from '../judges/types.js';
 
-/** BootResult is the bootability axis; this release does not boot-test yet. */
+/** BootResult is the bootability axis (boot.enabled): the details are in SnapshotResult.bootTest. */
 export type BootResult = 'boots' | 'fails-to-boot' | 'not-tested';
 
 /** PhaseTiming records where a snapshot's restore time went (the real RTO). */
@@ -69,6 +70,12 @@ export interface SnapshotResult {
     skewMs?: number;
     notes: string[];
   };
+  /** Pre-boot lint of each root filesystem found (and of filesystems the lint could not read). */
+  lint?: LintResult[];
+  /** The boot test, when one ran: how far the machine got, its console and the diagnosis. */
+  bootTest?: BootOutcome;
+  /** Why the snapshot was not boot-tested, or how it took part in another's boot test. */
+  bootNote?: string;
   /** Restored volumes kept for forensics (keep-on-failure) instead of deleted, and until when. */
   kept?: { resources: string[]; until: string };
   error?: HarnessErrorInfo;

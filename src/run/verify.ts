@@ -17,6 +17,9 @@ import { processStartTicks } from '../ledger/resources.js';
 import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../providers/provider.js';
 import type { RunEvents } from './events.js';
 import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from './types.js';
+import type { BootOutcome, LintResult } from '../boot/types.js';
+import { judgeBootLint } from '../judges/bootlint.js';
+import { diagnose } from '../diagnose/engine.js';
 
 /** FS_JUDGES maps a filesystem check id to the pure function that judges its facts. */
 const FS_JUDGES: Record<string, (t: FsTarget, facts: Fact[]) => FilesystemFinding> = {
@@ -55,6 +58,28 @@ export interface VerifyDeps {
   ledger: Ledger;
   events: RunEvents;
   signal: AbortSignal;
+  /** Bounds the boot tests in flight across all snapshots (boot.maxConcurrent). */
+  bootSlots?: Semaphore;
+}
+
+/** Semaphore bounds how many of something run at once (VMs, instances). */
+export class Semaphore {
+  private waiting: (() => void)[] = [];
+  private free: number;
+  constructor(n: number) {
+    this.free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
 }
 
 /** mapLimit runs fn over items with at most `limit` in flight, keeping result order. */
@@ -124,7 +149,14 @@ class Verification {
   allocatedBytes: number | undefined;
   stageError: HarnessErrorInfo | undefined;
   private attachedVol: AttachedVolume | undefined;
-  private restored: RestoredVolume | undefined;
+  restored: RestoredVolume | undefined;
+  /** Filesystems that passed their check and can be mounted (candidates for the pre-boot lint). */
+  private mountable: FsTarget[] = [];
+  readonly lint: LintResult[] = [];
+  /** Targets the lint recognised as root filesystems. */
+  readonly roots: string[] = [];
+  boot: BootOutcome | undefined;
+  bootNote: string | undefined;
 
   constructor(
     readonly snap: SnapshotInfo,
@@ -245,6 +277,7 @@ class Verification {
         }
         this.canaries.push(...missingCanaries(config.databases.canaries, found, this.snap.tags));
       }
+      this.mountable = d.targets.filter((t) => MOUNTABLE.has(findings.find((f) => f.target === t.target)?.state ?? ''));
       for (const w of attached.warnings) {
         for (const f of findings) f.evidence.push({ key: 'attach.warning', value: w, text: w });
       }
@@ -317,6 +350,51 @@ class Verification {
     }
   }
 
+  /** lintRoots runs the pre-boot lint on every mountable filesystem; those it recognises as root filesystems are boot candidates. */
+  async lintRoots(uuids: string): Promise<void> {
+    const restored = this.restored;
+    if (this.stageError || !restored) return;
+    for (const t of this.mountable) {
+      try {
+        const run = await this.phase(`lint ${t.target}`, () =>
+          this.check('bootlint', t.device, restored.scratch, { SNAPDRILL_FSTYPE: t.fstype ?? 'auto', SNAPDRILL_UUIDS: uuids, SNAPDRILL_TARGET_NVME: this.deps.config.boot.targetNvme ? '1' : '0' }),
+        );
+        const res: LintResult = run.status === 'ran' ? judgeBootLint(t.target, run.facts) : { target: t.target, ran: false, reason: `bootlint check ${run.status}: ${run.reason ?? 'no result'}`, findings: [] };
+        if (res.ran) this.roots.push(t.target);
+        if (res.ran || !/not a root filesystem/.test(res.reason ?? '')) this.lint.push(res);
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+    }
+  }
+
+  /** bootTest boots this snapshot's restored root (with the set's other volumes as data disks) and diagnoses its console. */
+  async bootTest(data: Verification[]): Promise<void> {
+    const { provider, config, ledger, signal } = this.deps;
+    if (!provider.bootTest) {
+      this.bootNote = `the ${provider.type} provider cannot boot-test`;
+      return;
+    }
+    const tagMode = this.snap.tags['snapdrill:boot-mode'];
+    const mode = tagMode === 'bios' || tagMode === 'uefi' || tagMode === 'direct' ? tagMode : config.boot.mode;
+    try {
+      const outcome = await this.phase('boot', () =>
+        provider.bootTest!(
+          { snapshot: this.snap, restored: this.restored!, data: data.map((d) => d.snap), dataRestored: data.flatMap((d) => (d.restored ? [d.restored] : [])), options: config.boot, mode },
+          { ledger, owner: this.owner, signal, timeoutMs: config.boot.timeoutMs + 120_000 },
+        ),
+      );
+      const text = [outcome.launchError ? `${outcome.launchError.code}: ${outcome.launchError.message}` : '', outcome.console].filter(Boolean).join('\n');
+      if (outcome.result !== 'boots') outcome.diagnosis = diagnose(text);
+      this.boot = outcome;
+      if (outcome.result === 'error') this.errors.push({ code: 'boot-error', message: `boot test of ${this.snap.id} could not run: ${outcome.reason ?? 'unknown'}`, stage: 'boot', source: 'infrastructure' });
+    } catch (e) {
+      this.bootNote = `boot test could not run: ${errorMessage(e)}`;
+      this.errors.push({ code: isSnapdrillError(e) ? e.code : 'boot-error', message: `boot test of ${this.snap.id}: ${errorMessage(e)}`, stage: 'boot', source: 'infrastructure', ...(isSnapdrillError(e) && e.remedy ? { remedy: e.remedy } : {}) });
+    }
+  }
+
   /** verdict judges this snapshot alone. */
   verdict(): Verdict {
     const e = this.stageError;
@@ -328,13 +406,20 @@ class Verification {
   result(set?: SetInfo): SnapshotResult {
     const snap = this.snap;
     const verdict = this.verdict();
+    const policy = evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries);
+    const boot = this.boot?.result === 'boots' ? 'boots' : this.boot?.result === 'fails-to-boot' ? 'fails-to-boot' : 'not-tested';
+    if (boot === 'fails-to-boot' && this.deps.config.boot.required) {
+      const cause = this.boot!.diagnosis?.causes[0];
+      policy.pass = false;
+      policy.reason = `fails to boot (${cause ? `${cause.title} [${cause.id}]` : (this.boot!.reason ?? 'no diagnosis')}); ${policy.reason}`;
+    }
     return {
       id: snap.id,
       source: snap.source,
       tags: snap.tags,
       sizeBytes: snap.sizeBytes,
       consistency: verdict.consistency,
-      boot: 'not-tested',
+      boot,
       summary: verdict.summary,
       reasons: verdict.reasons,
       hints: verdict.hints,
@@ -343,7 +428,10 @@ class Verification {
       canaries: this.canaries,
       checks: this.checks,
       phases: this.phases,
-      policy: evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries),
+      policy,
+      ...(this.lint.length ? { lint: this.lint } : {}),
+      ...(this.boot ? { bootTest: this.boot } : {}),
+      ...(this.bootNote ? { bootNote: this.bootNote } : {}),
       ...(snap.volumeId ? { volumeId: snap.volumeId } : {}),
       ...(snap.startTime ? { startTime: snap.startTime } : {}),
       ...(this.allocatedBytes !== undefined ? { allocatedBytes: this.allocatedBytes } : {}),
@@ -390,6 +478,32 @@ export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Prom
   try {
     await Promise.all(members.map((m) => m.prepare()));
     for (const m of members) await m.inspect();
+    const bootCfg = deps.config.boot;
+    if ((bootCfg.lint || bootCfg.enabled) && !deps.signal.aborted) {
+      // What the restored machine will have: every filesystem of this snapshot, or of the whole set.
+      const uuids = b64(members.flatMap((m) => m.findings.filter((f) => f.uuid).map((f) => [f.uuid, f.label ?? '', f.fstype ?? '', `${m.snap.id}:${f.target}`].join('\t'))).join('\n'));
+      for (const m of members) await m.lintRoots(uuids);
+    }
+    if (bootCfg.enabled && !deps.signal.aborted) {
+      const matches = (m: Verification) => {
+        const mt = bootCfg.match;
+        if (!mt) return true;
+        if (mt.ids?.length && !mt.ids.includes(m.snap.id)) return false;
+        return Object.entries(mt.tags ?? {}).every(([k, v]) => m.snap.tags[k] === v);
+      };
+      const root = members.find((m) => m.roots.length > 0 && !m.stageError && matches(m));
+      for (const m of members) {
+        if (m === root) continue;
+        m.bootNote = root
+          ? `booted as a data volume of ${root.snap.id}`
+          : m.stageError
+            ? 'not boot-tested: the snapshot could not be verified'
+            : members.some((x) => x.roots.length)
+              ? 'not boot-tested: boot.match excludes it'
+              : 'not boot-tested: no root filesystem found (no /etc/fstab with an init)';
+      }
+      if (root) await (deps.bootSlots ?? new Semaphore(1)).run(() => root.bootTest(members.filter((m) => m !== root)));
+    }
   } finally {
     const lead = members[0]!;
     const keepMs = deps.config.provider.type === 'aws' ? deps.config.provider.keepOnFailureMs : undefined;
@@ -445,6 +559,7 @@ export function groupBySet(snaps: SnapshotInfo[]): SnapshotInfo[][] {
 /** verifyAll verifies snapshots with bounded concurrency; results keep the input order. */
 export async function verifyAll(snaps: SnapshotInfo[], deps: VerifyDeps): Promise<{ results: SnapshotResult[]; errors: HarnessErrorInfo[] }> {
   for (const s of snaps) deps.events.snapshotQueued?.(s.id);
-  const out = await mapLimit(groupBySet(snaps), deps.config.concurrency, (g) => verifyGroup(g, deps));
+  const withSlots = { ...deps, bootSlots: deps.bootSlots ?? new Semaphore(deps.config.boot.maxConcurrent) };
+  const out = await mapLimit(groupBySet(snaps), deps.config.concurrency, (g) => verifyGroup(g, withSlots));
   return { results: out.flatMap((o) => o.results), errors: out.flatMap((o) => o.errors) };
 }

@@ -7,14 +7,12 @@ import { bootTestAws, type AwsBootSpec } from '../../src/providers/aws/boot.js';
 import { sdkEc2Api, type Ec2Api } from '../../src/providers/aws/ec2.js';
 import { TAG } from '../../src/providers/aws/tags.js';
 import { consoleOutput, consoleScreenshot, ec2Error, instanceStatusChecks, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
+import { JPEG_BASE64 } from './fault-proxy.js';
 import { ec2For, startMoto, type MotoServer } from './moto.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** A real EC2 system log of a boot that drops to emergency mode (fstab names a device that is not there). */
 const FSTAB_TRANSCRIPT = readFileSync(path.join(ROOT, 'test/golden/console/published/fstab-missing-device-2.txt'), 'utf8');
-/** A valid 8×8 grey baseline JPEG (SOI, JFIF, DQT, SOF0, DHT, SOS, one block, EOI), made by hand. */
-const JPEG_BASE64 =
-  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAAIAAgBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAAA/AD//2Q==';
 const ENA_MESSAGE = "Enhanced networking with the Elastic Network Adapter (ENA) is required for the 'm6i.large' instance type. Ensure that you are using an AMI that is enabled for ENA.";
 
 let moto: MotoServer;

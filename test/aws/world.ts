@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
@@ -90,7 +90,7 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
       const v = (await direct.send(new DescribeVolumesCommand({ VolumeIds: [find[1]!] }))).Volumes![0]!;
       const src = v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!;
       const copy = path.join(tempDir('aws-helper'), 'disk.img');
-      copyFileSync(opts.fixturePath(snapFixture.get(src)!), copy);
+      execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(src)!), copy]);
       copies.push(copy);
       const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
       loops.push(dev);
@@ -147,7 +147,7 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
         const v = volumeSource.get(volumeId);
         if (v) {
           const copy = path.join(tempDir('aws-helper'), 'disk.img');
-          copyFileSync(opts.fixturePath(snapFixture.get(v)!), copy);
+          execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(v)!), copy]);
           copies.push(copy);
           const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
           loops.push(dev);

@@ -6,6 +6,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     fsCatalog: string;
     dbCatalog: string;
+    bootCatalog: string;
   }
 }
 
@@ -21,4 +22,5 @@ export default function setup(project: TestProject): void {
   };
   project.provide('fsCatalog', build('build-fs.sh'));
   project.provide('dbCatalog', build('build-db.sh'));
+  project.provide('bootCatalog', build('build-boot.sh'));
 }

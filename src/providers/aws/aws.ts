@@ -10,12 +10,14 @@ import { createS3Reader, type ObjectReader } from './s3.js';
 import { sleep } from '../../util/sleep.js';
 import { CheckRegistry } from '../../checks/registry.js';
 import { runLibraryCommand } from '../../checks/runner.js';
-import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import type { AttachedVolume, BootRequest, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
 import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
 import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
 import { listAwsSnapshots } from './snapshots.js';
 import { createSsmClient, sdkSsmApi, SsmShell, type SsmApi } from './ssm-shell.js';
 import { restoreVolumes, type WaitPolicy } from './volumes.js';
+import { bootTestAws } from './boot.js';
+import type { BootOutcome } from '../../boot/types.js';
 import { TAG } from './tags.js';
 
 /** AL2023_PARAMETER is the public SSM parameter naming the latest Amazon Linux 2023 AMI of a region. */
@@ -237,6 +239,34 @@ export class AwsProvider implements Provider {
     const device = r.stdout.trim().split('\n').pop() ?? '';
     if (r.exitCode !== 0 || !device.startsWith('/dev/')) throw new SnapshotUnusableError('device-not-found', `volume ${volume.handle} is attached to ${helper.id} but no device shows it: ${r.stderr.trim()}`);
     return { device, helper: helper.id, warnings: [] };
+  }
+
+  /** bootTest registers an image from the root snapshot (the set's other snapshots as data volumes), launches it in quarantine and reads its console. */
+  async bootTest(req: BootRequest, ctx: StageContext): Promise<BootOutcome> {
+    const o = req.options;
+    const subnetId = o.subnetId ?? this.cfg.helper.subnetId;
+    const securityGroupIds = o.securityGroupIds ?? this.cfg.helper.securityGroupIds;
+    const arch = o.architecture ?? (req.snapshot.tags['snapdrill:architecture'] as 'x86_64' | 'arm64' | undefined);
+    return bootTestAws(
+      this.ec2,
+      {
+        runId: this.runId,
+        ttlMs: this.ttlMs(),
+        rootSnapshotId: req.snapshot.id,
+        dataSnapshotIds: req.data.map((d) => d.id),
+        ...(arch ? { architecture: arch } : {}),
+        ...(o.bootMode ? { bootMode: o.bootMode } : {}),
+        enaSupport: o.enaSupport,
+        instanceType: o.instanceType ?? this.cfg.helper.instanceType,
+        availabilityZone: this.cfg.availabilityZone,
+        ...(subnetId ? { subnetId } : {}),
+        ...(securityGroupIds ? { securityGroupIds } : {}),
+        timeoutMs: Math.min(o.timeoutMs, ctx.timeoutMs),
+        pollMs: this.deps.waits?.helpers?.pollMs ?? 10_000,
+      },
+      { onCreated: (r) => ctx.ledger.acquire(ctx.owner, { kind: r.kind, id: r.id, region: this.cfg.region }) },
+      ctx.signal,
+    );
   }
 
   async keepForForensics(ledger: Ledger, owner: string, until: Date): Promise<string[] | undefined> {

@@ -7,7 +7,10 @@ import type { Shell } from '../../shells/shell.js';
 import { execFile } from '../../util/exec.js';
 import { compiledSchema, describeSchemaErrors } from '../../util/schema.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import type { BootRequest, AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import { bootQemu } from '../../boot/qemu.js';
+import type { BootOutcome } from '../../boot/types.js';
+import { processStartTicks } from '../../ledger/resources.js';
 
 const IMAGE_EXTENSIONS = ['.img', '.raw'];
 
@@ -180,6 +183,31 @@ export class LocalProvider implements Provider {
     chmodSync(copy, 0o600);
     const allocatedBytes = statSync(copy).blocks * 512;
     return { snapshot, handle: copy, scratch: path.join(dir, 'mnt'), allocatedBytes };
+  }
+
+  /** bootTest boots the restored copy under QEMU through a qcow2 overlay in the snapshot's scratch directory (removed with it). */
+  async bootTest(req: BootRequest, ctx: StageContext): Promise<BootOutcome> {
+    const o = req.options;
+    return bootQemu({
+      disk: req.restored.handle,
+      extraDisks: req.dataRestored.map((d) => d.handle),
+      workDir: path.join(path.dirname(req.restored.handle), 'boot'),
+      mode: req.mode,
+      ...(o.kernel ? { kernel: o.kernel } : {}),
+      ...(o.initrd ? { initrd: o.initrd } : {}),
+      ...(o.append ? { append: o.append } : {}),
+      memoryMiB: o.memoryMiB,
+      cpus: o.cpus,
+      timeoutMs: o.timeoutMs,
+      accel: o.accel,
+      ssh: true,
+      settleMs: 3000,
+      signal: ctx.signal,
+      onSpawn: (pid) => {
+        const ticks = processStartTicks(pid);
+        ctx.ledger.acquire(ctx.owner, { kind: 'process', pid, what: `qemu boot test of ${req.snapshot.id}`, ...(ticks ? { startTicks: ticks } : {}) });
+      },
+    });
   }
 
   async attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume> {

@@ -1,0 +1,115 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bootQemu, chooseAccel } from '../../src/boot/qemu.js';
+import { loadConfig } from '../../src/config/load.js';
+import { executeRun, type RunOutcome } from '../../src/run/run.js';
+import { bootCatalog, catalogOf, sha256, tempDir } from '../helpers.js';
+
+/** qemuProcesses lists running QEMU processes started for snapdrill boot tests. */
+function qemuProcesses(): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', 'qemu-system-x86_64 -name snapdrill-boot'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Real boots under QEMU (software emulation here: /dev/kvm is paravirtual) of the bootable Debian fixture and two
+ * broken variants, through `snapdrill run` with boot tests on: the lint flags the broken ones before they boot, the
+ * boot test sees them fail, and the diagnosis names the cause.
+ */
+describe('boot tests on the local provider (QEMU)', () => {
+  let outcome: RunOutcome;
+  let before: string;
+  beforeAll(async () => {
+    const catalog = catalogOf(['boot-good.img', 'boot-fstab-missing.img', 'boot-wrong-root-uuid.img']);
+    before = await sha256(path.join(bootCatalog(), 'boot-fstab-missing.img'));
+    const cfg = path.join(tempDir('boot-cfg'), 'snapdrill.yaml');
+    writeFileSync(cfg, `provider: {type: local, catalog: ${catalog}, scratchDir: ${tempDir('boot-scratch')}}\noutput: {dir: ${tempDir('boot-out')}, formats: [json, html, junit]}\nconcurrency: 3\ndatabases: {enabled: false}\nboot: {enabled: true, maxConcurrent: 2, timeout: 4m, memory: 512}\n`);
+    outcome = await executeRun(loadConfig(cfg), { stateDir: tempDir('boot-state'), events: {}, signal: new AbortController().signal });
+  }, 900_000);
+
+  const snap = (id: string) => outcome.report.snapshots.find((s) => s.id === id)!;
+
+  it('boots the good image to its login prompt or SSH banner, and records the milestones', () => {
+    const s = snap('snap-boot-good');
+    expect(s.boot, s.bootTest?.reason).toBe('boots');
+    expect(s.bootTest!.platform).toMatch(/^qemu (tcg|kvm)/);
+    const names = s.bootTest!.milestones.map((m) => m.name);
+    expect(names.slice(0, 4)).toEqual(['firmware', 'bootloader', 'kernel', 'initramfs']);
+    expect(names.some((n) => n === 'login' || n === 'ssh')).toBe(true);
+    expect(s.lint!.every((l) => l.findings.every((f) => f.severity !== 'error'))).toBe(true);
+    expect(s.policy.pass).toBe(true);
+  });
+
+  it('flags the fstab entry before the boot, then sees the boot stop in emergency mode, and names the cause and fix', () => {
+    const s = snap('snap-boot-fstab-missing');
+    expect(s.lint!.flatMap((l) => l.findings.map((f) => f.id))).toContain('fstab-device-missing');
+    const lintAt = s.phases.findIndex((p) => p.phase.startsWith('lint '));
+    expect(lintAt).toBeGreaterThanOrEqual(0);
+    expect(lintAt).toBeLessThan(s.phases.findIndex((p) => p.phase === 'boot'));
+    expect(s.boot).toBe('fails-to-boot');
+    expect(s.bootTest!.diagnosis!.causes[0]!.id).toBe('fstab-missing-device');
+    expect(s.bootTest!.diagnosis!.causes[0]!.remedy).toMatch(/nofail/);
+    expect(s.policy.pass).toBe(false);
+    expect(s.policy.reason).toMatch(/^fails to boot \(An \/etc\/fstab entry names a device this instance does not have \[fstab-missing-device\]\)/);
+  });
+
+  it('flags the GRUB root UUID before the boot, and diagnoses the initramfs giving up on the root device', () => {
+    const s = snap('snap-boot-wrong-root-uuid');
+    expect(s.lint!.flatMap((l) => l.findings.map((f) => f.id))).toContain('grub-root-uuid-mismatch');
+    expect(s.boot).toBe('fails-to-boot');
+    expect(s.bootTest!.diagnosis!.causes[0]!.id).toBe('root-device-not-found');
+  });
+
+  it('reports the boot in HTML (console escaped, matched lines highlighted) and in JUnit, exits 1, and leaves no VM or source change', async () => {
+    expect(outcome.report.exitCode).toBe(1);
+    const html = readFileSync(outcome.files.find((f) => f.endsWith('.html'))!, 'utf8');
+    expect(html).toMatch(/<mark id="snap-\d+-console-L\d+"><span class="ln">\d+<\/span>.*Timed out waiting for device/);
+    expect(html).toContain('Likely cause: The initramfs never found the root filesystem');
+    expect(qemuProcesses()).toEqual([]);
+    expect(await sha256(path.join(bootCatalog(), 'boot-fstab-missing.img'))).toBe(before);
+  });
+});
+
+describe('QEMU boot modes', () => {
+  it('chooses software emulation when /dev/kvm is a paravirtual KVM, and says why', () => {
+    const sys = tempDir('sys');
+    execFileSync('mkdir', ['-p', path.join(sys, 'kvm'), path.join(sys, 'kvm_pvm')]);
+    expect(chooseAccel('auto', sys, '/dev/null')).toEqual({ accel: 'tcg', reason: 'software emulation: /dev/null is a paravirtual KVM (kvm_pvm) that cannot boot ordinary guests' });
+    execFileSync('mkdir', ['-p', path.join(sys, 'kvm_intel')]);
+    expect(chooseAccel('auto', sys, '/dev/null').accel).toBe('kvm');
+    expect(chooseAccel('tcg', sys, '/dev/null').accel).toBe('tcg');
+    expect(() => chooseAccel('kvm', sys, '/nonexistent/kvm')).toThrow(/boot.accel is kvm but \/nonexistent\/kvm is missing or not accessible/);
+  });
+
+  for (const mode of ['uefi', 'direct'] as const) {
+    it(`boots the good image with ${mode === 'uefi' ? 'UEFI+GRUB (OVMF)' : 'a direct kernel'}, through an overlay that leaves the disk untouched`, async () => {
+      const cat = bootCatalog();
+      const disk = path.join(cat, 'boot-good.img');
+      const hash = await sha256(disk);
+      const out = await bootQemu({
+        disk,
+        workDir: tempDir(`boot-${mode}`),
+        mode,
+        kernel: path.join(cat, 'boot-kernel/vmlinuz'),
+        initrd: path.join(cat, 'boot-kernel/initrd'),
+        append: readFileSync(path.join(cat, 'boot-kernel/cmdline'), 'utf8').trim(),
+        memoryMiB: 512,
+        cpus: 1,
+        timeoutMs: 240_000,
+        accel: 'auto',
+        ssh: true,
+        settleMs: 3000,
+      });
+      expect(out.result, `${out.reason}\n${out.console.slice(-2000)}`).toBe('boots');
+      expect(out.mode).toBe(mode);
+      if (mode === 'direct') expect(out.milestones.map((m) => m.name)).not.toContain('bootloader');
+      expect(await sha256(disk)).toBe(hash);
+      expect(qemuProcesses()).toEqual([]);
+    }, 300_000);
+  }
+});
