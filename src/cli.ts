@@ -251,13 +251,15 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
     )
     .command(
       'diagnose [transcript]',
-      'Explain why a machine does not start: its console output (a saved transcript, or an EC2 instance\'s) against the diagnosis catalog',
+      'Explain why a machine does not start: its console output (a saved transcript, or an EC2 instance\'s) against the diagnosis catalog, and the pre-boot lint of its root volume from a snapshot',
       (y) =>
         y
           .positional('transcript', { type: 'string', describe: 'A saved console transcript (- for standard input), e.g. pasted from the EC2 console; same as --console' })
           .option('console', { type: 'string', describe: 'A saved console transcript (--console=- for standard input)' })
           .option('instance', { type: 'string', describe: 'An EC2 instance id: its latest console output and screenshot are fetched (needs -c with an aws provider)' })
-          .option('config', { alias: 'c', type: 'string', describe: 'Config file (the aws provider, for --instance)' })
+          .option('snapshot', { type: 'string', describe: 'Also restore this snapshot (from -c CONFIG\'s provider) and lint its root filesystem; alone, only the lint' })
+          .option('config', { alias: 'c', type: 'string', describe: 'Config file (the aws provider for --instance; any provider for --snapshot)' })
+          .option('state-dir', { type: 'string', describe: 'Where the resource ledger of --snapshot goes (default /var/lib/snapdrill as root)' })
           .option('json', { type: 'boolean', default: false, describe: 'Print the causes with their matched lines and remedies as JSON' })
           .option('html', { type: 'string', describe: 'Also write a self-contained HTML page (transcript with the matched lines highlighted)' })
           .epilogue(`${EXIT_CODES}\n  diagnose exits 0 when it could read the console (whether or not a cause matched), 2 on bad input, 3 when AWS could not be reached.`),
@@ -265,15 +267,23 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
         const { diagnoseInput, formatDiagnosis, readTranscript, writeDiagnoseHtml } = await import('./diagnose/command.js');
         // yargs keeps a lone "-" (standard input) among the plain arguments rather than in the positional.
         const file = ((argv.console as string | undefined) || (argv.transcript as string | undefined) || (argv._.includes('-') || argv.console === '' ? '-' : undefined)) as string | undefined;
-        if (Boolean(file) === Boolean(argv.instance)) throw new ConfigError('', 'give exactly one console: a transcript file (or - for standard input), or --instance ID with -c CONFIG');
-        if (argv.instance && !argv.config) throw new ConfigError('', '--instance needs -c CONFIG with an aws provider');
-        let input;
+        if (file && argv.instance) throw new ConfigError('', 'give one console: a transcript file (or - for standard input), or --instance ID');
+        if (!file && !argv.instance && !argv.snapshot) throw new ConfigError('', 'give a console (a transcript file, - for standard input, or --instance ID with -c CONFIG), or --snapshot ID with -c CONFIG');
+        if ((argv.instance || argv.snapshot) && !argv.config) throw new ConfigError('', `${argv.instance ? '--instance' : '--snapshot'} needs -c CONFIG`);
+        const cfg = argv.config ? loadConfig(argv.config as string) : undefined;
+        let input: import('./diagnose/command.js').DiagnoseInput;
         if (file) input = readTranscript(file);
-        else {
-          const cfg = loadConfig(argv.config as string);
-          if (cfg.provider.type !== 'aws') throw new ConfigError('/provider/type', '--instance needs an aws provider');
+        else if (argv.instance) {
+          if (cfg!.provider.type !== 'aws') throw new ConfigError('/provider/type', '--instance needs an aws provider');
           const { fetchInstanceConsole } = await import('./providers/aws/diagnose.js');
-          input = await fetchInstanceConsole(cfg.provider, argv.instance as string);
+          input = await fetchInstanceConsole(cfg!.provider, argv.instance as string);
+        } else input = { source: argv.snapshot as string, text: '' };
+        if (argv.snapshot) {
+          const { lintSnapshot } = await import('./diagnose/lint-snapshot.js');
+          const ac = new AbortController();
+          const stop = () => ac.abort('signal');
+          process.once('SIGINT', stop).once('SIGTERM', stop);
+          input.lint = await lintSnapshot(cfg!, argv.snapshot as string, (argv['state-dir'] as string | undefined) ?? defaultStateDir(), ac.signal);
         }
         const out = diagnoseInput(input);
         if (argv.html) writeDiagnoseHtml(argv.html as string, input, out.diagnosis);

@@ -10,7 +10,7 @@ export interface DiagnoseInput {
   source: string;
   text: string;
   screenshotJpegBase64?: string;
-  lint?: LintResult;
+  lint?: LintResult[];
 }
 
 /** DiagnoseOutput is what `snapdrill diagnose --json` prints. */
@@ -19,7 +19,7 @@ export interface DiagnoseOutput {
   lines: number;
   /** The likely cause first; empty when the transcript matches nothing in the catalog. */
   causes: Diagnosis['causes'];
-  lint?: LintResult;
+  lint?: LintResult[];
   screenshot: boolean;
 }
 
@@ -44,7 +44,9 @@ export function diagnoseInput(input: DiagnoseInput): DiagnoseOutput & { diagnosi
 /** formatDiagnosis renders the diagnosis for a terminal: the likely cause and its fix first, with the lines that show it. */
 export function formatDiagnosis(out: DiagnoseOutput, text: string): string {
   const lines: string[] = [];
-  if (!out.causes.length) {
+  if (!text.trim()) {
+    // Only the lint (--snapshot without a console).
+  } else if (!out.causes.length) {
     const tail = text.split('\n').filter((l) => l.trim()).slice(-5);
     lines.push(`No known failure signature in ${out.lines} line(s) of console output from ${out.source}.`);
     lines.push('snapdrill does not guess. The last lines were:');
@@ -59,11 +61,11 @@ export function formatDiagnosis(out: DiagnoseOutput, text: string): string {
     }
     for (const m of c.matches.slice(0, i === 0 ? 6 : 2)) lines.push(`  line ${m.line}: ${m.text}`);
   });
-  if (out.lint) {
-    lines.push('');
-    if (!out.lint.ran) lines.push(`Pre-boot lint of ${out.lint.target}: not run (${out.lint.reason ?? 'no reason'})`);
-    else if (!out.lint.findings.length) lines.push(`Pre-boot lint of ${out.lint.target}: nothing found`);
-    else for (const f of out.lint.findings) lines.push(`Lint ${f.severity}: ${f.message} [${f.id}]\n  Fix: ${f.remedy}`);
+  for (const l of out.lint ?? []) {
+    if (lines.length) lines.push('');
+    if (!l.ran) lines.push(`Pre-boot lint of ${l.target}: not run (${l.reason ?? 'no reason'})`);
+    else if (!l.findings.length) lines.push(`Pre-boot lint of ${l.target}: nothing found`);
+    else for (const f of l.findings) lines.push(`Lint ${f.severity} on ${l.target}: ${f.message} [${f.id}]\n  Fix: ${f.remedy}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -64,16 +64,15 @@ export function renderLint(l: LintResult | undefined): string {
 }
 
 /** renderDiagnosePage is the self-contained page `snapdrill diagnose --html` writes. */
-export function renderDiagnosePage(title: string, text: string, d: Diagnosis, screenshotJpegBase64?: string, lint?: LintResult): string {
+export function renderDiagnosePage(title: string, text: string, d: Diagnosis, screenshotJpegBase64?: string, lint: LintResult[] = []): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escHtml(title)}</title><style>body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 16px;color:#1d2939}${CONSOLE_CSS}</style></head>
 <body><h1>${escHtml(title)}</h1>
-${renderDiagnosis(d, 'c')}
-${renderLint(lint)}
+${text.trim() ? renderDiagnosis(d, 'c') : ''}
+${lint.map(renderLint).join('\n')}
 ${screenshotJpegBase64 ? `<h2>Screenshot</h2><img class="shot" alt="console screenshot" src="data:image/jpeg;base64,${escHtml(screenshotJpegBase64)}">` : ''}
-<h2>Console (${d.lines} lines)</h2>
-${renderConsole(text, d, 'c')}
+${text.trim() ? `<h2>Console (${d.lines} lines)</h2>\n${renderConsole(text, d, 'c')}` : ''}
 </body></html>
 `;
 }

@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers.js';
-import { ec2Error, ec2Xml, startFaultProxy, type FaultProxy } from '../aws/fault-proxy.js';
+import { catalogOf, tempDir } from '../helpers.js';
+import { consoleScreenshot, ec2Error, ec2Xml, JPEG_BASE64, startFaultProxy, type FaultProxy } from '../aws/fault-proxy.js';
 import { startMoto, type MotoServer } from '../aws/moto.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -80,6 +80,31 @@ describe('snapdrill diagnose --console', () => {
   });
 });
 
+describe('snapdrill diagnose --snapshot (lint of the restored root)', () => {
+  it('restores the snapshot, lints its root, and prints the findings with the console diagnosis', () => {
+    const catalog = catalogOf(['boot-fstab-missing.img', 'ext4-clean.img']);
+    const dir = tempDir('diag-snap');
+    const cfg = path.join(dir, 'local.yaml');
+    writeFileSync(cfg, `provider: {type: local, catalog: ${catalog}, scratchDir: ${tempDir('diag-scratch')}}\n`);
+    const state = tempDir('diag-state');
+    const r = cli(['--snapshot', 'snap-boot-fstab-missing', '-c', cfg, '--state-dir', state, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.causes).toEqual([]);
+    expect(out.lint[0]).toMatchObject({ target: 'p2', ran: true });
+    expect(out.lint[0].findings.map((f: { id: string }) => f.id)).toContain('fstab-device-missing');
+    const both = cli(['test/golden/console/boot-fstab-missing.txt', '--snapshot', 'snap-boot-fstab-missing', '-c', cfg, '--state-dir', state]);
+    expect(both.status, both.stderr).toBe(0);
+    expect(both.stdout).toMatch(/^Likely cause: .*\[fstab-missing-device\][\s\S]*\nLint error on p2: .*\/dev\/xvdf.* \[fstab-device-missing\]/);
+    // A filesystem without a root says so; a snapshot that does not exist is named (exit 2).
+    const plain = JSON.parse(cli(['--snapshot', 'snap-ext4-clean', '-c', cfg, '--state-dir', state, '--json']).stdout);
+    expect(plain.lint).toEqual([{ target: 'disk', ran: false, reason: expect.stringMatching(/^no root filesystem found on snap-ext4-clean/), findings: [] }]);
+    const missing = cli(['--snapshot', 'snap-nope', '-c', cfg, '--state-dir', state]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/snap-nope/);
+  }, 120_000);
+});
+
 describe('snapdrill diagnose --instance (moto + fault proxy)', () => {
   let moto: MotoServer;
   let proxy: FaultProxy;
@@ -100,10 +125,14 @@ describe('snapdrill diagnose --instance (moto + fault proxy)', () => {
     proxy.addRule(
       ec2Xml('GetConsoleOutput', (req) => `<?xml version="1.0" encoding="UTF-8"?>\n<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><instanceId>${req.params.get('InstanceId')}</instanceId><timestamp>2026-11-24T00:00:00.000Z</timestamp><output>${Buffer.from(text).toString('base64')}</output></GetConsoleOutputResponse>`, { times: 1 }),
     );
-    const r = await cliAsync(['--instance', 'i-0123456789abcdef0', '-c', cfg, '--json']);
+    proxy.addRule(consoleScreenshot(JPEG_BASE64, { times: 1 }));
+    const html = path.join(tempDir('diag-aws'), 'd.html');
+    const r = await cliAsync(['--instance', 'i-0123456789abcdef0', '-c', cfg, '--json', '--html', html]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.source).toBe('i-0123456789abcdef0');
+    expect(out.screenshot).toBe(true);
+    expect(readFileSync(html, 'utf8')).toContain(`src="data:image/jpeg;base64,${JPEG_BASE64}"`);
     expect(out.causes[0].id).toBe('root-device-not-found');
     const call = proxy.calls.find((c) => c.action === 'GetConsoleOutput')!;
     expect(call.params!.get('Latest')).toBe('true');

@@ -15,5 +15,12 @@ export async function fetchInstanceConsole(cfg: AwsProviderConfig, instanceId: s
   if (!text.trim()) {
     throw new InfraError('console-empty', `instance ${instanceId} has no console output yet`, { remedy: 'EC2 keeps the output of the latest boot; wait a few minutes after a (re)start and try again', transient: true });
   }
-  return { source: instanceId, text };
+  // The screenshot shows what the serial console cannot (a graphical prompt, Windows); not every instance type has one.
+  let shot = '';
+  try {
+    shot = await api.getConsoleScreenshot(instanceId);
+  } catch {
+    shot = '';
+  }
+  return { source: instanceId, text, ...(shot ? { screenshotJpegBase64: shot } : {}) };
 }
