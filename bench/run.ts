@@ -1,5 +1,5 @@
 // snapdrill benchmarks for the local provider (issue 2 targets). Run as root after `bash scripts/setup.sh`:
-//   node --import tsx bench/run.ts [restore|concurrency|memory|databases|aws ...]
+//   node --import tsx bench/run.ts [restore|concurrency|memory|databases|aws|boot ...]
 // Prints a Markdown table per benchmark; numbers go in the closing notes and bench/RESULTS.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -205,6 +205,48 @@ async function benchAws(): Promise<void> {
   }
 }
 
+/**
+ * benchBoot: time from the restored copy to "booted" for the bootable fixture under QEMU (TCG here), per boot
+ * mode, and the harness's own time on top of QEMU's boot: overlay creation, console polling, SSH probing,
+ * killing the VM (wall time of bootQemu minus the moment the login prompt or SSH banner appeared).
+ */
+async function benchBoot(): Promise<void> {
+  const { bootQemu } = await import('../src/boot/qemu.js');
+  const boot = execFileSync('bash', [path.join(ROOT, 'fixtures/build-boot.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  const runs = Number(process.env.BENCH_BOOT_RUNS ?? 2);
+  console.log(`\n| boot-good under QEMU (${runs} runs each) | firmware → kernel | kernel → init | to booted (login or SSH) | bootQemu wall | harness overhead |\n|---|---|---|---|---|---|`);
+  for (const mode of ['bios', 'uefi', 'direct'] as const) {
+    for (let i = 0; i < runs; i++) {
+      const work = mkdtempSync(path.join(os.tmpdir(), 'snapdrill-bench-boot-'));
+      try {
+        const t = performance.now();
+        const out = await bootQemu({
+          disk: path.join(boot, 'boot-good.img'),
+          workDir: work,
+          mode,
+          kernel: path.join(boot, 'boot-kernel/vmlinuz'),
+          initrd: path.join(boot, 'boot-kernel/initrd'),
+          append: readFileSync(path.join(boot, 'boot-kernel/cmdline'), 'utf8').trim(),
+          memoryMiB: 1024,
+          cpus: 1,
+          timeoutMs: 300_000,
+          accel: 'auto',
+          ssh: true,
+          settleMs: 3000,
+        });
+        const wall = performance.now() - t;
+        const at = (n: string) => out.milestones.find((m) => m.name === n)?.atMs;
+        const booted = out.milestones.find((m) => m.name === 'login' || m.name === 'ssh');
+        const k = at('kernel');
+        const init = at('init');
+        console.log(`| ${mode} (${out.platform.split(' (')[0]}) | ${k !== undefined ? ms(k) : '-'} | ${k !== undefined && init !== undefined ? ms(init - k) : '-'} | ${booted ? `${ms(booted.atMs)} (${booted.name})` : out.result} | ${ms(wall)} | ${booted ? ms(wall - booted.atMs) : '-'} |`);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
 const which = process.argv.slice(2);
 const all = which.length === 0;
 try {
@@ -214,6 +256,7 @@ try {
   if (all || which.includes('memory')) await benchMemory();
   if (all || which.includes('databases')) await benchDatabases();
   if (all || which.includes('aws')) await benchAws();
+  if (all || which.includes('boot')) await benchBoot();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -132,6 +132,56 @@ describe('a run killed mid-flight', () => {
     expect(readdirSync(s.scratch)).toEqual([]);
   });
 
+  /** qemuOn lists the pids of snapdrill boot-test VMs whose files are under dir. */
+  const qemuOn = (dir: string) =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+          return cmd.startsWith('qemu-system-x86_64') && cmd.includes(dir);
+        } catch {
+          return false;
+        }
+      });
+
+  const bootRun = () => {
+    const s = { ...setup(), catalog: catalogOf(['boot-good.img']) };
+    const cfg = path.join(tempDir('kill-cfg'), 'snapdrill.yaml');
+    writeFileSync(cfg, `provider: {type: local, catalog: ${s.catalog}, scratchDir: ${s.scratch}}\ndatabases: {enabled: false}\nboot: {enabled: true, memory: 512}\n`);
+    return { s, args: ['run', '-c', cfg, '--state-dir', s.state, '--out', s.out, '--progress', 'plain'] };
+  };
+
+  it('GIVEN a run killed with SIGKILL while its VM boots WHEN gc runs THEN the VM is killed and its overlay removed', async () => {
+    const { s, args } = bootRun();
+    const child = cli(args);
+    const done = exited(child);
+    await waitFor('QEMU booting the restored copy', () => qemuOn(s.scratch).length > 0, 180_000);
+    child.kill('SIGKILL');
+    await done;
+    expect(qemuOn(s.scratch).length).toBe(1);
+    expect(recordedPids(s.state).some((p) => p.pid === Number(qemuOn(s.scratch)[0]))).toBe(true);
+    const gc = await exited(cli(['gc', '--state-dir', s.state, '--yes']));
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(qemuOn(s.scratch)).toEqual([]);
+    expect(await leftovers(s.scratch)).toEqual([]);
+    expect(readdirSync(s.scratch)).toEqual([]);
+  }, 300_000);
+
+  it('GIVEN a run that receives SIGTERM while its VM boots THEN it kills the VM, removes everything and exits 3', async () => {
+    const { s, args } = bootRun();
+    const child = cli(args);
+    const done = exited(child);
+    await waitFor('QEMU booting the restored copy', () => qemuOn(s.scratch).length > 0, 180_000);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(3);
+    expect(qemuOn(s.scratch)).toEqual([]);
+    expect(await leftovers(s.scratch)).toEqual([]);
+    expect(readdirSync(s.scratch)).toEqual([]);
+    expect(listLedgers(s.state)).toEqual([]);
+  }, 300_000);
+
   it('GIVEN a run that receives SIGTERM while a check holds a mount THEN it removes everything itself, reports the interruption and exits 3', async () => {
     const s = setup();
     const child = cli(runArgs(s), { SNAPDRILL_EXTRA_CHECKS: HOLD_CHECKS });
