@@ -214,7 +214,7 @@ async function benchBoot(): Promise<void> {
   const { bootQemu } = await import('../src/boot/qemu.js');
   const boot = execFileSync('bash', [path.join(ROOT, 'fixtures/build-boot.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
   const runs = Number(process.env.BENCH_BOOT_RUNS ?? 2);
-  console.log(`\n| boot-good under QEMU (${runs} runs each) | firmware → kernel | kernel → init | to booted (login or SSH) | bootQemu wall | harness overhead |\n|---|---|---|---|---|---|`);
+  console.log(`\n| boot-good under QEMU (${runs} runs each) | firmware → kernel | kernel → init | to booted (login or SSH) | bootQemu wall | harness set-up + teardown | wall − booted |\n|---|---|---|---|---|---|---|`);
   for (const mode of ['bios', 'uefi', 'direct'] as const) {
     for (let i = 0; i < runs; i++) {
       const work = mkdtempSync(path.join(os.tmpdir(), 'snapdrill-bench-boot-'));
@@ -239,7 +239,7 @@ async function benchBoot(): Promise<void> {
         const booted = out.milestones.find((m) => m.name === 'login' || m.name === 'ssh');
         const k = at('kernel');
         const init = at('init');
-        console.log(`| ${mode} (${out.platform.split(' (')[0]}) | ${k !== undefined ? ms(k) : '-'} | ${k !== undefined && init !== undefined ? ms(init - k) : '-'} | ${booted ? `${ms(booted.atMs)} (${booted.name})` : out.result} | ${ms(wall)} | ${booted ? ms(wall - booted.atMs) : '-'} |`);
+        console.log(`| ${mode} (${out.platform.split(' (')[0]}) | ${k !== undefined ? ms(k) : '-'} | ${k !== undefined && init !== undefined ? ms(init - k) : '-'} | ${booted ? `${ms(booted.atMs)} (${booted.name})` : out.result} | ${ms(wall)} | ${ms(out.overheadMs ?? 0)} | ${booted ? ms(wall - booted.atMs) : '-'} |`);
       } finally {
         rmSync(work, { recursive: true, force: true });
       }

@@ -169,6 +169,7 @@ export function qemuArgs(o: QemuBootOptions, accel: 'kvm' | 'tcg', overlay: stri
  * ends the test early. The VM is always killed and its overlay left for the caller's scratch cleanup.
  */
 export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
+  const called = performance.now();
   if (o.mode === 'direct' && !o.kernel) throw new InfraError('boot-config', 'direct-kernel boot needs boot.kernel');
   if (o.mode === 'uefi' && !existsSync(OVMF_CODE)) throw new InfraError('ovmf-missing', `UEFI boot needs ${OVMF_CODE}`, { remedy: 'apt-get install ovmf' });
   mkdirSync(o.workDir, { recursive: true });
@@ -187,6 +188,7 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
   const choice = chooseAccel(o.accel);
   const sshPort = await freeLoopbackPort();
   const t0 = performance.now();
+  const setupMs = t0 - called;
   const child = spawn('qemu-system-x86_64', qemuArgs(o, choice.accel, overlay, serial, sshPort, vars, extraOverlays), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   if (child.pid) o.onSpawn?.(child.pid);
   let stderr = '';
@@ -217,6 +219,7 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
   let reason: string | undefined;
   let terminalAt: number | undefined;
   let lastSsh = 0;
+  let decidedAt = 0;
   try {
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
@@ -268,6 +271,7 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
       }
     }
   } finally {
+    decidedAt = performance.now();
     if (!exited && child.pid) {
       try {
         process.kill(-child.pid, 'SIGKILL');
@@ -279,12 +283,15 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
   }
   pull();
   const durationMs = Math.round(performance.now() - t0);
+  // The harness's own time around QEMU: overlay and firmware set-up before the VM starts, killing it after the verdict.
+  const overheadMs = Math.round(setupMs + (performance.now() - decidedAt));
   const MAX = 256 * 1024;
   return {
     result: result!,
     mode: o.mode,
     platform: `qemu ${choice.accel}${choice.accel === 'tcg' ? ` (${choice.reason})` : ''}`,
     durationMs,
+    overheadMs,
     milestones,
     ...(reason ? { reason } : {}),
     console: consoleText.length > MAX ? consoleText.slice(-MAX) : consoleText,

@@ -67,6 +67,8 @@ export interface BootOutcome {
   /** QEMU accelerator (tcg, kvm) or the EC2 instance type. */
   platform: string;
   durationMs: number;
+  /** The harness's own time around the boot (local: overlay set-up before QEMU starts, killing it after the verdict). */
+  overheadMs?: number;
   milestones: BootMilestone[];
   /** Why it did not boot, or why the test could not run (result error). */
   reason?: string;
