@@ -176,7 +176,7 @@ function renderBoot(s: SnapshotResult, i: number): string {
       `<details${b.result !== 'boots' ? ' open' : ''}><summary>Console (${b.console.split('\n').length} lines)</summary>${renderConsole(b.console, b.diagnosis, prefix)}</details>`,
     );
   }
-  return parts.filter(Boolean).join('\n');
+  return `\n${parts.filter(Boolean).join('\n')}`;
 }
 
 function renderSnapshot(s: SnapshotResult, i: number): string {
@@ -199,8 +199,7 @@ ${s.set ? `<div class="${s.set.consistency === 'application-consistent' || s.set
 ${s.hints.filter((h) => h.text !== s.error?.message).map((h) => `<div class="hint"><b>${esc(h.text)}</b>Remedy: ${esc(h.remedy)}</div>`).join('')}
 ${s.filesystems.map(renderFilesystem).join('\n')}
 ${s.databases.map(renderDatabase).join('\n')}
-${renderCanaries(s.canaries)}
-${renderBoot(s, i)}
+${renderCanaries(s.canaries)}${renderBoot(s, i)}
 <details><summary>Timings: ${esc(formatDuration(total))} in ${s.phases.length} phases</summary>
 <table><tr><th>phase</th><th>started</th><th>duration</th><th>status</th></tr>
 ${s.phases.map((p) => `<tr><td><span class="legend"><i class="${phaseColor(p.phase)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}

@@ -73,6 +73,14 @@ describe('boot tests on the local provider (QEMU)', () => {
     expect(qemuProcesses()).toEqual([]);
     expect(await sha256(path.join(bootCatalog(), 'boot-fstab-missing.img'))).toBe(before);
   });
+
+  it('runs at most boot.maxConcurrent VMs at once', () => {
+    const spans = outcome.report.snapshots.flatMap((s) => s.phases.filter((p) => p.phase === 'boot').map((p) => [Date.parse(p.startedAt), Date.parse(p.startedAt) + p.durationMs] as const));
+    expect(spans).toHaveLength(3);
+    // Start and end are rounded to the millisecond: a VM that starts as another ends must not count as overlapping.
+    const most = Math.max(...spans.map(([t]) => spans.filter(([a, b]) => a <= t && t < b - 5).length));
+    expect(most).toBeLessThanOrEqual(2);
+  });
 });
 
 describe('QEMU boot modes', () => {

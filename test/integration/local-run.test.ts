@@ -96,7 +96,7 @@ describe('local provider, end to end on the fixture catalog', () => {
 
   it('records per-phase timings for every snapshot', () => {
     const s = byId('snap-gpt-two');
-    expect(s.phases.map((p) => p.phase)).toEqual(['restore', 'attach', 'discover', 'check ext4 p1', 'check xfs p2', 'find databases p1', 'unmount p1', 'find databases p2', 'unmount p2', 'teardown']);
+    expect(s.phases.map((p) => p.phase)).toEqual(['restore', 'attach', 'discover', 'check ext4 p1', 'check xfs p2', 'find databases p1', 'unmount p1', 'find databases p2', 'unmount p2', 'lint p1', 'lint p2', 'teardown']);
     expect(s.phases.every((p) => p.status === 'ok')).toBe(true);
   });
 

@@ -9,7 +9,7 @@ import { SnapdrillError } from '../../src/errors.js';
 import { sampleReport } from './sample.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../golden/report');
-const SCENARIOS = ['mixed-exit1', 'all-pass-exit0', 'harness-error-exit3'] as const;
+const SCENARIOS = ['mixed-exit1', 'all-pass-exit0', 'harness-error-exit3', 'boot-fails-exit1'] as const;
 
 /** golden compares text with test/golden/report/NAME; UPDATE_GOLDEN=1 rewrites it after an intended change. */
 function golden(name: string, text: string): void {

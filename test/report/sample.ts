@@ -9,7 +9,7 @@ const phases = (n: number): SnapshotResult['phases'] =>
   }));
 
 /** sampleReport builds a deterministic report for golden-file tests, with hostile strings where a disk or tool could put them. */
-export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harness-error-exit3'): RunReport {
+export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harness-error-exit3' | 'boot-fails-exit1'): RunReport {
   const clean: SnapshotResult = {
     id: 'snap-0123456789abcdef0',
     source: '/catalog/web-root.img',
@@ -108,8 +108,66 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
     policy: { pass: false, minimum: 'crash-consistent', reason: 'consistency could not be determined (set policy.allowUnknown to accept)' },
     error: { code: 'image-empty', message: 'image /catalog/empty.img is empty (0 bytes)', stage: 'restore', source: 'user', remedy: 'check how it was exported' },
   };
-  const snapshots = scenario === 'all-pass-exit0' ? [clean] : scenario === 'mixed-exit1' ? [clean, hostile, unknown, database] : [clean, { ...unknown, id: 'snap-infra', error: { ...unknown.error!, code: 'attach-failed', source: 'infrastructure' as const, stage: 'attach', message: 'losetup: no free loop device' } }];
-  const exitCode = scenario === 'all-pass-exit0' ? 0 : scenario === 'mixed-exit1' ? 1 : 3;
+  const console = [
+    '[    0.000000] Linux version 6.1.0-50-amd64',
+    '[   19.1] systemd[1]: Mounting data.mount - /data...',
+    '[ TIME ] Timed out waiting for device dev-xvdf.device - /dev/xvdf.',
+    '[DEPEND] Dependency failed for data.mount - /data.',
+    'You are in emergency mode. After logging in, type "journalctl -xb" to view',
+    '<script>alert("console")</script>',
+  ].join('\n');
+  const booted: SnapshotResult = {
+    ...clean,
+    id: 'snap-boot-good',
+    boot: 'boots',
+    lint: [{ target: 'p2', ran: true, findings: [] }],
+    bootTest: { result: 'boots', mode: 'bios', platform: 'qemu tcg', durationMs: 26710, overheadMs: 48, milestones: [{ name: 'firmware', atMs: 210 }, { name: 'bootloader', atMs: 411 }, { name: 'kernel', atMs: 7040 }, { name: 'initramfs', atMs: 8476 }, { name: 'init', atMs: 14290 }, { name: 'login', atMs: 26660 }], console: 'snapdrill-boot login: ' },
+    set: { key: 'i-0abc/2026-11-24T02:00:00Z', members: ['snap-boot-good', 'snap-boot-data'], consistency: 'application-consistent', summary: 'set i-0abc/2026-11-24T02:00:00Z (2 volumes) is application-consistent', skewMs: 0, notes: [] },
+  };
+  const unbootable: SnapshotResult = {
+    ...clean,
+    id: 'snap-boot-fstab',
+    boot: 'fails-to-boot',
+    policy: { pass: false, minimum: 'crash-consistent', reason: 'fails to boot (An /etc/fstab entry names a device this instance does not have [fstab-missing-device]); application-consistent meets crash-consistent' },
+    lint: [{ target: 'p2', ran: true, findings: [{ id: 'fstab-device-missing', severity: 'error', message: '/etc/fstab line 2 mounts /dev/xvdf on /data without nofail; NVMe instance types have no /dev/xvdf', remedy: 'use UUID= and add nofail', evidence: ['/dev/xvdf /data ext4 defaults 0 2'] }] }],
+    bootTest: {
+      result: 'fails-to-boot',
+      mode: 'bios',
+      platform: 'qemu tcg',
+      durationMs: 48957,
+      overheadMs: 51,
+      milestones: [{ name: 'firmware', atMs: 210 }, { name: 'kernel', atMs: 12505 }, { name: 'init', atMs: 24185 }],
+      reason: 'stopped at: You are in emergency mode.',
+      console,
+      screenshotJpegBase64: '/9j/AA==',
+      diagnosis: {
+        lines: 6,
+        causes: [
+          {
+            id: 'fstab-missing-device',
+            title: 'An /etc/fstab entry names a device this instance does not have',
+            explanation: 'systemd waited for a device listed in /etc/fstab <and> it never appeared.',
+            remedy: 'Use UUID= and "nofail".',
+            score: 82,
+            matches: [
+              { line: 3, text: '[ TIME ] Timed out waiting for device dev-xvdf.device - /dev/xvdf.', signature: 'Timed out waiting for device' },
+              { line: 4, text: '[DEPEND] Dependency failed for data.mount - /data.', signature: 'Dependency failed for' },
+            ],
+          },
+        ],
+      },
+    },
+    kept: { resources: ['vol-0kept'], until: '2026-11-25T03:00:00.000Z' },
+  };
+  const snapshots =
+    scenario === 'all-pass-exit0'
+      ? [clean]
+      : scenario === 'mixed-exit1'
+        ? [clean, hostile, unknown, database]
+        : scenario === 'boot-fails-exit1'
+          ? [booted, unbootable]
+          : [clean, { ...unknown, id: 'snap-infra', error: { ...unknown.error!, code: 'attach-failed', source: 'infrastructure' as const, stage: 'attach', message: 'losetup: no free loop device' } }];
+  const exitCode = scenario === 'all-pass-exit0' ? 0 : scenario === 'harness-error-exit3' ? 3 : 1;
   return {
     schemaVersion: 1,
     tool: { name: 'snapdrill', version: '0.0.0-test' },
