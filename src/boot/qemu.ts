@@ -53,6 +53,8 @@ const TERMINAL = [
   /grub rescue>/,
   /You are in emergency mode|Give root password for maintenance|Press Enter for maintenance|Entering emergency mode/,
   /Dropping to a shell!?|^\(initramfs\) ?$|dracut:\/# ?$/m,
+  // No init on the root: the initramfs falls back to a shell as PID 1 (no getty, no sshd will ever come).
+  /Target filesystem doesn't have requested \/sbin\/init|can't access tty; job control turned off|No working init found/,
   /Cannot continue|System halted|reboot: System halted/,
 ];
 

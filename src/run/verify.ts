@@ -37,6 +37,9 @@ const DB_JUDGES: Partial<Record<Engine, (t: DbTarget, facts: Fact[]) => Database
 /** MOUNTABLE are the filesystem states whose (replayed) scratch copy is mounted to look for databases. */
 const MOUNTABLE = new Set(['clean', 'frozen', 'replayed']);
 
+/** LINTABLE are the filesystem states the pre-boot lint looks at (read-only, no replay): a corrupt root may still boot, and the boot test says. */
+const LINTABLE = new Set([...MOUNTABLE, 'corrupt']);
+
 /** b64 encodes a value passed to a check script that may hold any character. */
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -150,8 +153,8 @@ class Verification {
   stageError: HarnessErrorInfo | undefined;
   private attachedVol: AttachedVolume | undefined;
   restored: RestoredVolume | undefined;
-  /** Filesystems that passed their check and can be mounted (candidates for the pre-boot lint). */
-  private mountable: FsTarget[] = [];
+  /** Filesystems the pre-boot lint looks at: those that passed their check, and corrupt ones. */
+  private lintable: FsTarget[] = [];
   readonly lint: LintResult[] = [];
   /** Targets the lint recognised as root filesystems. */
   readonly roots: string[] = [];
@@ -277,7 +280,8 @@ class Verification {
         }
         this.canaries.push(...missingCanaries(config.databases.canaries, found, this.snap.tags));
       }
-      this.mountable = d.targets.filter((t) => MOUNTABLE.has(findings.find((f) => f.target === t.target)?.state ?? ''));
+      // The lint mounts read-only without replay, so a corrupt filesystem can still be linted (and booted: it may start).
+      this.lintable = d.targets.filter((t) => LINTABLE.has(findings.find((f) => f.target === t.target)?.state ?? ''));
       for (const w of attached.warnings) {
         for (const f of findings) f.evidence.push({ key: 'attach.warning', value: w, text: w });
       }
@@ -350,11 +354,11 @@ class Verification {
     }
   }
 
-  /** lintRoots runs the pre-boot lint on every mountable filesystem; those it recognises as root filesystems are boot candidates. */
+  /** lintRoots runs the pre-boot lint on every lintable filesystem; those it recognises as root filesystems are boot candidates. */
   async lintRoots(uuids: string): Promise<void> {
     const restored = this.restored;
     if (this.stageError || !restored) return;
-    for (const t of this.mountable) {
+    for (const t of this.lintable) {
       try {
         const run = await this.phase(`lint ${t.target}`, () =>
           this.check('bootlint', t.device, restored.scratch, { SNAPDRILL_FSTYPE: t.fstype ?? 'auto', SNAPDRILL_UUIDS: uuids, SNAPDRILL_TARGET_NVME: this.deps.config.boot.targetNvme ? '1' : '0' }),

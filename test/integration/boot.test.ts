@@ -25,10 +25,10 @@ describe('boot tests on the local provider (QEMU)', () => {
   let outcome: RunOutcome;
   let before: string;
   beforeAll(async () => {
-    const catalog = catalogOf(['boot-good.img', 'boot-fstab-missing.img', 'boot-wrong-root-uuid.img']);
+    const catalog = catalogOf(['boot-good.img', 'boot-fstab-missing.img', 'boot-wrong-root-uuid.img', 'boot-no-init.img', 'boot-fsck-fail.img', 'boot-grub-rescue.img']);
     before = await sha256(path.join(bootCatalog(), 'boot-fstab-missing.img'));
     const cfg = path.join(tempDir('boot-cfg'), 'snapdrill.yaml');
-    writeFileSync(cfg, `provider: {type: local, catalog: ${catalog}, scratchDir: ${tempDir('boot-scratch')}}\noutput: {dir: ${tempDir('boot-out')}, formats: [json, html, junit]}\nconcurrency: 3\ndatabases: {enabled: false}\nboot: {enabled: true, maxConcurrent: 2, timeout: 4m, memory: 512}\n`);
+    writeFileSync(cfg, `provider: {type: local, catalog: ${catalog}, scratchDir: ${tempDir('boot-scratch')}}\noutput: {dir: ${tempDir('boot-out')}, formats: [json, html, junit]}\nconcurrency: 6\ndatabases: {enabled: false}\nboot: {enabled: true, maxConcurrent: 2, timeout: 4m, memory: 512}\n`);
     outcome = await executeRun(loadConfig(cfg), { stateDir: tempDir('boot-state'), events: {}, signal: new AbortController().signal });
   }, 900_000);
 
@@ -65,6 +65,22 @@ describe('boot tests on the local provider (QEMU)', () => {
     expect(s.bootTest!.diagnosis!.causes[0]!.id).toBe('root-device-not-found');
   });
 
+  it('ends a boot early when the console shows it cannot go on, and names the cause of each broken variant', () => {
+    const noInit = snap('snap-boot-no-init');
+    expect(noInit.lint!.flatMap((l) => l.findings.map((f) => f.id))).toContain('init-missing');
+    expect(noInit.bootTest!.diagnosis!.causes[0]!.id).toBe('init-missing');
+    // The initramfs falls back to a shell as PID 1: recognised, not waited out until the timeout.
+    expect(noInit.bootTest!.reason).toMatch(/^stopped at: /);
+    // A root the filesystem check calls corrupt is still linted and booted: whether it starts is the other axis.
+    const fsck = snap('snap-boot-fsck-fail');
+    expect(fsck.consistency).toBe('corrupt');
+    expect(fsck.boot).toBe('fails-to-boot');
+    expect(fsck.bootTest!.diagnosis!.causes[0]!.id).toBe('fsck-required');
+    const grub = snap('snap-boot-grub-rescue');
+    expect(grub.bootTest!.diagnosis!.causes[0]!.id).toBe('grub-no-such-device');
+    expect(grub.bootTest!.milestones.map((m) => m.name)).not.toContain('kernel');
+  });
+
   it('reports the boot in HTML (console escaped, matched lines highlighted) and in JUnit, exits 1, and leaves no VM or source change', async () => {
     expect(outcome.report.exitCode).toBe(1);
     const html = readFileSync(outcome.files.find((f) => f.endsWith('.html'))!, 'utf8');
@@ -76,7 +92,7 @@ describe('boot tests on the local provider (QEMU)', () => {
 
   it('runs at most boot.maxConcurrent VMs at once', () => {
     const spans = outcome.report.snapshots.flatMap((s) => s.phases.filter((p) => p.phase === 'boot').map((p) => [Date.parse(p.startedAt), Date.parse(p.startedAt) + p.durationMs] as const));
-    expect(spans).toHaveLength(3);
+    expect(spans).toHaveLength(6);
     // Start and end are rounded to the millisecond: a VM that starts as another ends must not count as overlapping.
     const most = Math.max(...spans.map(([t]) => spans.filter(([a, b]) => a <= t && t < b - 5).length));
     expect(most).toBeLessThanOrEqual(2);
