@@ -214,7 +214,7 @@ async function benchBoot(): Promise<void> {
   const { bootQemu } = await import('../src/boot/qemu.js');
   const boot = execFileSync('bash', [path.join(ROOT, 'fixtures/build-boot.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
   const runs = Number(process.env.BENCH_BOOT_RUNS ?? 2);
-  console.log(`\n| boot-good under QEMU (${runs} runs each) | firmware → kernel | kernel → init | to booted (login or SSH) | bootQemu wall | harness set-up + teardown | wall − booted |\n|---|---|---|---|---|---|---|`);
+  console.log(`\n| boot-good under QEMU (${runs} runs each) | power-on → kernel | kernel → init | to booted (login or SSH) | bootQemu wall | harness set-up + teardown | wall − booted |\n|---|---|---|---|---|---|---|`);
   for (const mode of ['bios', 'uefi', 'direct'] as const) {
     for (let i = 0; i < runs; i++) {
       const work = mkdtempSync(path.join(os.tmpdir(), 'snapdrill-bench-boot-'));

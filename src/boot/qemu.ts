@@ -41,8 +41,11 @@ const MILESTONES: [string, RegExp][] = [
   ['bootloader', /GNU GRUB|Booting `|Loading Linux|Welcome to GRUB|grub rescue>|error: /],
   ['kernel', /Linux version \d/],
   ['initramfs', /Loading, please wait|Run \/init as init process|dracut: |Begin: Loading essential drivers|initramfs/],
-  ['init', /systemd\[1\]: |Welcome to .*!|INIT: version/],
+  ['init', /systemd\[1\]: |Welcome to (?!GRUB).*!|INIT: version/],
 ];
+
+/** AFTER_KERNEL are the milestones that only count once the kernel has started (GRUB's own output must not look like them). */
+const AFTER_KERNEL = new Set(['initramfs', 'init']);
 
 /** BOOTED is a login prompt on the serial console. */
 export const BOOTED = /^\S.* login: ?$|^login: ?$/m;
@@ -228,7 +231,12 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
       pull();
       const now = performance.now() - t0;
       if (consoleText.length && !milestones.length) reach('firmware');
-      for (const [name, re] of MILESTONES) if (re.test(consoleText)) reach(name);
+      for (const [name, re] of MILESTONES) {
+        if (AFTER_KERNEL.has(name)) {
+          const k = consoleText.search(MILESTONES[1]![1]);
+          if (k >= 0 && re.test(consoleText.slice(k))) reach(name);
+        } else if (re.test(consoleText)) reach(name);
+      }
       if (BOOTED.test(consoleText)) {
         reach('login');
         result = 'boots';

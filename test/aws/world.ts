@@ -82,21 +82,25 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
   let n = 0;
   const devices: AwsWorld['devices'] = [];
   const volumeSource = new Map<string, string>();
+  /** showVolume makes a volume appear on the helper (this machine): a loop device over a copy of its snapshot's fixture. */
+  const showVolume = (volumeId: string, snapshotId: string, instanceId: string): string => {
+    const copy = path.join(tempDir('aws-helper'), 'disk.img');
+    execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(snapshotId)!), copy]);
+    copies.push(copy);
+    const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
+    loops.push(dev);
+    // A helper's kernel reads the partition table itself; this one does not (partx through BLKPG).
+    execFileSync('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
+    devices.push({ volumeId, instanceId, fixture: snapFixture.get(snapshotId)!, device: dev });
+    return dev;
+  };
   const runHere = async (command: string, instanceId: string): Promise<{ out: string; code: number }> => {
     const script = Buffer.from(/echo '([^']+)'/.exec(command)![1]!, 'base64').toString('utf8');
     const find = /find_volume_device '(vol-[0-9a-f]+)'/.exec(script);
     if (find) {
       // The device a volume shows as on the helper: a loop device over a copy of its snapshot's fixture.
       const v = (await direct.send(new DescribeVolumesCommand({ VolumeIds: [find[1]!] }))).Volumes![0]!;
-      const src = v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!;
-      const copy = path.join(tempDir('aws-helper'), 'disk.img');
-      execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(src)!), copy]);
-      copies.push(copy);
-      const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
-      loops.push(dev);
-      // A helper's kernel reads the partition table itself; this one does not (partx through BLKPG).
-      execFileSync('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
-      devices.push({ volumeId: find[1]!, instanceId, fixture: snapFixture.get(src)!, device: dev });
+      const dev = showVolume(find[1]!, v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!, instanceId);
       return { out: `${dev}\n`, code: 0 };
     }
     try {
@@ -146,17 +150,11 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
         const volumeId = req.params.get('VolumeId')!;
         const v = volumeSource.get(volumeId);
         if (v) {
-          const copy = path.join(tempDir('aws-helper'), 'disk.img');
-          execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(v)!), copy]);
-          copies.push(copy);
-          const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
-          loops.push(dev);
-          execFileSync('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
+          const dev = showVolume(volumeId, v, req.params.get('InstanceId')!);
           const link = `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`;
           execFileSync('mkdir', ['-p', '/dev/disk/by-id']);
           execFileSync('ln', ['-sfn', dev, link]);
           byIdLinks.push(link);
-          devices.push({ volumeId, instanceId: req.params.get('InstanceId')!, fixture: snapFixture.get(v)!, device: dev });
         }
         return body;
       },
