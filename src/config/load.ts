@@ -139,9 +139,8 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
         accel: b.accel ?? 'auto',
         maxConcurrent: b.maxConcurrent ?? 1,
         targetNvme: b.targetNvme ?? true,
-        enaSupport: b.enaSupport ?? true,
       };
-      for (const k of ['match', 'append', 'instanceType', 'subnetId', 'securityGroupIds', 'architecture', 'bootMode'] as const) if (b[k] !== undefined) (out as any)[k] = b[k];
+      for (const k of ['match', 'append', 'instanceType', 'subnetId', 'securityGroupIds', 'architecture', 'bootMode', 'enaSupport'] as const) if (b[k] !== undefined) (out as any)[k] = b[k];
       if (b.kernel) out.kernel = rel(b.kernel);
       if (b.initrd) out.initrd = rel(b.initrd);
       if (out.mode === 'direct' && !out.kernel) throw new ConfigError('/boot/kernel', 'boot.mode is direct, so boot.kernel is required');

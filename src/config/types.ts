@@ -119,7 +119,8 @@ export interface BootOptions {
   securityGroupIds?: string[];
   architecture?: 'x86_64' | 'arm64';
   bootMode?: 'legacy-bios' | 'uefi' | 'uefi-preferred';
-  enaSupport: boolean;
+  /** Unset: from the source AMI, else true. */
+  enaSupport?: boolean;
 }
 
 /** Config is a validated configuration with every default filled in. */

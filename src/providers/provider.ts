@@ -17,6 +17,8 @@ export interface SnapshotInfo {
   sizeBytes: number;
   /** The KMS key of an encrypted snapshot (AWS), "default" when EBS does not name it. */
   kmsKeyId?: string;
+  /** The AMI the snapshot was made for ("Created by CreateImage(i-…) for ami-…", or the snapdrill:source-ami tag): the boot test takes its architecture, boot mode and ENA from it. */
+  sourceImageId?: string;
 }
 
 /** StageContext is what every provider stage gets: the ledger owner to record resources under, and an abort signal. */

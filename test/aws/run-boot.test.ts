@@ -1,12 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { CreateSnapshotCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeSnapshotsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { executeRun } from '../../src/run/run.js';
 import { bootCatalog, fixture, tempDir } from '../helpers.js';
-import { consoleOutput, consoleScreenshot, instanceStatusChecks, JPEG_BASE64 } from './fault-proxy.js';
+import { consoleOutput, consoleScreenshot, instanceStatusChecks, JPEG_BASE64, startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { ec2For, startMoto, type MotoServer } from './moto.js';
+import { AwsProvider } from '../../src/providers/aws/aws.js';
+import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
+import { toSnapshotInfo } from '../../src/providers/aws/snapshots.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
 
 const CAPTURED = path.resolve(import.meta.dirname, '../golden/console/boot-fstab-missing.txt');
@@ -56,4 +61,47 @@ describe('boot test on AWS (moto + fault layer)', () => {
     expect(bootInstances.size).toBe(1);
     execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${report.runId}`]);
   }, 300_000);
+});
+
+describe('the boot test takes the image settings from the source AMI', () => {
+  let moto: MotoServer;
+  let proxy: FaultProxy;
+  afterAll(async () => {
+    await proxy?.stop();
+    await moto?.stop();
+  });
+
+  it('reads architecture, boot mode, ENA and root device from the AMI named in the snapshot description; the config wins over it', async () => {
+    moto = await startMoto();
+    proxy = await startFaultProxy(moto.endpoint);
+    const direct = ec2For(moto.endpoint);
+    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8 }))).VolumeId!;
+    const base = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    const ami = (await direct.send(new RegisterImageCommand({ Name: 'source', Architecture: 'arm64', BootMode: 'uefi', EnaSupport: false, RootDeviceName: '/dev/sda1', VirtualizationType: 'hvm', BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: base } }] }))).ImageId!;
+    // What CreateImage writes on the snapshots it makes.
+    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol, Description: `Created by CreateImage(i-0123456789abcdef0) for ${ami}` }))).SnapshotId!;
+    const [s] = (await direct.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots!;
+    const info = toSnapshotInfo(s!, 'us-east-1');
+    expect(info.sourceImageId).toBe(ami);
+    const cfgFile = path.join(tempDir('ami-cfg'), 'aws.yaml');
+    const run = async (bootYaml: string) => {
+      writeFileSync(cfgFile, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}"}\nboot: {enabled: true, timeout: 30s${bootYaml}}\n`);
+      const config = loadConfig(cfgFile);
+      const provider = new AwsProvider(config.provider as never, 'run-ami', [], { ec2: sdkEc2Api(ec2For(proxy.endpoint)), imageId: 'ami-00000000', waits: { helpers: { timeoutMs: 10_000, pollMs: 20, reason: 'test' } } });
+      const ledger = Ledger.create(tempDir('ami-state'), `run-ami-${Date.now()}`);
+      proxy.reset();
+      proxy.addRule(consoleScreenshot(JPEG_BASE64));
+      // moto keeps BootMode and RootDeviceName of a registered image but not its Architecture and EnaSupport: the proxy answers as EC2 would.
+      proxy.addRule({ action: 'DescribeImages', transform: (body) => body.replace(/<architecture>[^<]*<\/architecture>|<enaSupport>[^<]*<\/enaSupport>/g, '').replace('<rootDeviceName>', '<architecture>arm64</architecture><enaSupport>false</enaSupport><rootDeviceName>') });
+      const out = await provider.bootTest({ snapshot: info, restored: { snapshot: info, handle: 'vol-x', scratch: '/tmp' }, data: [], dataRestored: [], options: config.boot, mode: 'bios' }, { ledger, owner: info.id, signal: new AbortController().signal, timeoutMs: 60_000 });
+      await ledger.releaseAll();
+      ledger.close();
+      return { out, reg: proxy.calls.find((c) => c.action === 'RegisterImage')!.params! };
+    };
+    const fromAmi = await run('');
+    expect(fromAmi.out.result).toBe('boots');
+    expect([fromAmi.reg.get('Architecture'), fromAmi.reg.get('BootMode'), fromAmi.reg.get('EnaSupport'), fromAmi.reg.get('RootDeviceName')]).toEqual(['arm64', 'uefi', 'false', '/dev/sda1']);
+    const overridden = await run(', bootMode: legacy-bios, enaSupport: true');
+    expect([overridden.reg.get('BootMode'), overridden.reg.get('EnaSupport'), overridden.reg.get('Architecture')]).toEqual(['legacy-bios', 'true', 'arm64']);
+  }, 120_000);
 });

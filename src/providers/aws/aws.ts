@@ -246,7 +246,20 @@ export class AwsProvider implements Provider {
     const o = req.options;
     const subnetId = o.subnetId ?? this.cfg.helper.subnetId;
     const securityGroupIds = o.securityGroupIds ?? this.cfg.helper.securityGroupIds;
-    const arch = o.architecture ?? (req.snapshot.tags['snapdrill:architecture'] as 'x86_64' | 'arm64' | undefined);
+    // What the image needs, in order: the config, the AMI the snapshot was made for, the snapshot's tags.
+    let source: Awaited<ReturnType<Ec2Api['describeImage']>>;
+    if (req.snapshot.sourceImageId) {
+      try {
+        source = await this.ec2.describeImage(req.snapshot.sourceImageId);
+      } catch (e) {
+        throw awsError(e, 'DescribeImages');
+      }
+    }
+    const srcArch = source?.Architecture === 'arm64' || source?.Architecture === 'x86_64' ? source.Architecture : undefined;
+    const srcMode = source?.BootMode === 'legacy-bios' || source?.BootMode === 'uefi' || source?.BootMode === 'uefi-preferred' ? source.BootMode : undefined;
+    const arch = o.architecture ?? srcArch ?? (req.snapshot.tags['snapdrill:architecture'] as 'x86_64' | 'arm64' | undefined);
+    const bootMode = o.bootMode ?? srcMode;
+    const enaSupport = o.enaSupport ?? source?.EnaSupport ?? true;
     return bootTestAws(
       this.ec2,
       {
@@ -255,8 +268,9 @@ export class AwsProvider implements Provider {
         rootSnapshotId: req.snapshot.id,
         dataSnapshotIds: req.data.map((d) => d.id),
         ...(arch ? { architecture: arch } : {}),
-        ...(o.bootMode ? { bootMode: o.bootMode } : {}),
-        enaSupport: o.enaSupport,
+        ...(bootMode ? { bootMode } : {}),
+        ...(source?.RootDeviceName ? { rootDeviceName: source.RootDeviceName } : {}),
+        enaSupport,
         instanceType: o.instanceType ?? this.cfg.helper.instanceType,
         availabilityZone: this.cfg.availabilityZone,
         ...(subnetId ? { subnetId } : {}),

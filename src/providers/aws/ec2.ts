@@ -3,6 +3,7 @@ import {
   CreateTagsCommand,
   CreateVolumeCommand,
   DeregisterImageCommand,
+  DescribeImagesCommand,
   DetachVolumeCommand,
   DeleteVolumeCommand,
   EC2Client,
@@ -13,6 +14,7 @@ import {
   TerminateInstancesCommand,
   paginateDescribeInstanceStatus,
   paginateDescribeInstances,
+  type Image,
   type Instance,
   type InstanceStatus,
   paginateDescribeSnapshots,
@@ -44,6 +46,8 @@ export interface Ec2Api {
   attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
   /** getConsoleOutput returns the instance's serial console output (decoded), the latest when the hypervisor supports it; empty when there is none yet. */
   getConsoleOutput(instanceId: string): Promise<string>;
+  /** describeImage reads one AMI; undefined when it no longer exists. */
+  describeImage(imageId: string): Promise<Image | undefined>;
   /** deregisterImage removes an AMI snapdrill registered for a boot test (its snapshots are the user's and stay). */
   deregisterImage(imageId: string): Promise<void>;
   /** createTags retags resources snapdrill created (keep-on-failure moves their expiry). */
@@ -192,6 +196,14 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
     async getConsoleOutput(instanceId) {
       const r = await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }));
       return r.Output ? Buffer.from(r.Output, 'base64').toString('utf8') : '';
+    },
+    async describeImage(imageId) {
+      try {
+        return (await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+      } catch (e) {
+        if (/^InvalidAMIID\./.test((e as { name?: string }).name ?? '')) return undefined;
+        throw e;
+      }
     },
     async deregisterImage(imageId) {
       await client.send(new DeregisterImageCommand({ ImageId: imageId }));

@@ -38,6 +38,8 @@ export function toSnapshotInfo(s: Snapshot, region: string): SnapshotInfo {
   if (s.VolumeId && s.VolumeId !== 'vol-ffffffff') info.volumeId = s.VolumeId;
   if (s.StartTime) info.startTime = s.StartTime.toISOString();
   if (s.Encrypted) info.kmsKeyId = s.KmsKeyId ?? 'default';
+  const ami = tags['snapdrill:source-ami'] ?? /\bfor (ami-[0-9a-f]{8,17})\b/.exec(s.Description ?? '')?.[1];
+  if (ami) info.sourceImageId = ami;
   const set = setKeyOf(s, tags);
   if (set) info.set = set;
   return info;
