@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { AwsProviderConfig, Config } from './config/types.js';
+import type { AwsProviderConfig, BootOptions, Config } from './config/types.js';
 import { createEc2Client, sdkEc2Api, type Ec2Api } from './providers/aws/ec2.js';
 import { listAwsSnapshots, originOf } from './providers/aws/snapshots.js';
 import { LocalProvider } from './providers/local/local.js';
@@ -8,7 +8,7 @@ import { selectSnapshots } from './select.js';
 
 /** PlanItem is one kind of resource a run would create. */
 export interface PlanItem {
-  kind: 'scratch-copy' | 'loop-device' | 'volume' | 'helper-instance';
+  kind: 'scratch-copy' | 'loop-device' | 'volume' | 'helper-instance' | 'boot-image' | 'boot-instance' | 'vm';
   count: number;
   detail: string;
   /** Bytes of storage these items hold at once (scratch copies) or in total (volumes). */
@@ -38,7 +38,7 @@ export const EC2_HOUR_USD: Record<string, number> = {
 };
 
 /** awsPlan estimates the volumes and helpers a run would create for the selected snapshots. */
-export function awsPlan(cfg: AwsProviderConfig, snaps: SnapshotInfo[], concurrency: number): Pick<Plan, 'creates' | 'estimate'> {
+export function awsPlan(cfg: AwsProviderConfig, snaps: SnapshotInfo[], concurrency: number, boot?: BootOptions): Pick<Plan, 'creates' | 'estimate'> {
   const gib = snaps.reduce((n, s) => n + s.sizeBytes / 2 ** 30, 0);
   const helpers = snaps.length ? Math.max(1, Math.ceil(Math.min(snaps.length, concurrency) / cfg.helper.volumesPerHelper)) : 0;
   const hours = cfg.estimatedHours;
@@ -51,13 +51,24 @@ export function awsPlan(cfg: AwsProviderConfig, snaps: SnapshotInfo[], concurren
     hourly === undefined ? `no list price known for ${cfg.helper.instanceType}: helper cost not included` : `${cfg.helper.instanceType} at $${hourly}/h on demand`,
     'creating volumes from snapshots is free; reading them is not metered; Fast Snapshot Restore is not used',
   ];
-  return {
-    creates: [
-      { kind: 'volume', count: snaps.length, detail: `${cfg.volumeType} volumes in ${cfg.availabilityZone}, restored from the snapshots, tagged snapdrill:run-id / snapdrill:expires-at`, bytes: gib * 2 ** 30 },
-      { kind: 'helper-instance', count: helpers, detail: `${cfg.helper.instanceType}, up to ${cfg.helper.volumesPerHelper} volumes attached each, in ${cfg.availabilityZone}` },
-    ],
-    estimate: { usd: helperUsd === null ? null : Math.round((volumeUsd + helperUsd) * 100) / 100, assumptions },
-  };
+  const creates: PlanItem[] = [
+    { kind: 'volume', count: snaps.length, detail: `${cfg.volumeType} volumes in ${cfg.availabilityZone}, restored from the snapshots, tagged snapdrill:run-id / snapdrill:expires-at`, bytes: gib * 2 ** 30 },
+    { kind: 'helper-instance', count: helpers, detail: `${cfg.helper.instanceType}, up to ${cfg.helper.volumesPerHelper} volumes attached each, in ${cfg.availabilityZone}` },
+  ];
+  let bootUsd = 0;
+  if (boot?.enabled) {
+    // At most one boot test per snapshot (one per set): only those whose lint finds a root filesystem are booted.
+    const type = boot.instanceType ?? cfg.helper.instanceType;
+    const bootHours = Math.max(60_000, boot.timeoutMs) / 3_600_000;
+    const rate = EC2_HOUR_USD[type];
+    bootUsd = rate === undefined ? 0 : snaps.length * rate * bootHours + (gib * EBS_GB_MONTH_USD.gp3 * bootHours) / 730;
+    creates.push(
+      { kind: 'boot-image', count: snaps.length, detail: 'at most: an AMI registered from each snapshot holding a root filesystem (the set\'s other snapshots mapped as data volumes), deregistered after its boot test' },
+      { kind: 'boot-instance', count: snaps.length, detail: `at most: ${type} in ${boot.subnetId ?? cfg.helper.subnetId ?? cfg.availabilityZone}, ${boot.maxConcurrent} at a time, each up to ${Math.round(boot.timeoutMs / 1000)} s, terminated with its volumes` },
+    );
+    assumptions.push(rate === undefined ? `no list price known for ${type}: boot-test instances not included` : `boot tests: every snapshot booted for the whole boot.timeout on ${type} (an upper bound)`);
+  }
+  return { creates, estimate: { usd: helperUsd === null ? null : Math.round((volumeUsd + helperUsd + bootUsd) * 100) / 100, assumptions } };
 }
 
 /** makePlan selects snapshots exactly as a run would and says what the run would create, without creating anything. */
@@ -70,7 +81,7 @@ export async function makePlan(config: Config, ec2?: Ec2Api): Promise<Plan> {
     return {
       provider: `aws ${cfg.region} (${cfg.availabilityZone})`,
       snapshots: chosen.map((s) => ({ ...pick(s), origin: originOf(s.tags) })),
-      ...awsPlan(cfg, chosen, config.concurrency),
+      ...awsPlan(cfg, chosen, config.concurrency, config.boot),
     };
   }
   const provider = new LocalProvider(config.provider, 'plan');
@@ -83,6 +94,9 @@ export async function makePlan(config: Config, ec2?: Ec2Api): Promise<Plan> {
     creates: [
       { kind: 'scratch-copy', count: chosen.length, detail: `sparse copies in ${config.provider.scratchDir}, ${config.concurrency} at a time`, bytes: atOnce },
       { kind: 'loop-device', count: chosen.length, detail: `one per copy, ${config.concurrency} at a time` },
+      ...(config.boot.enabled
+        ? [{ kind: 'vm' as const, count: chosen.length, detail: `at most: a QEMU VM per snapshot holding a root filesystem, booted through a qcow2 overlay, ${config.boot.maxConcurrent} at a time, ${config.boot.memoryMiB} MiB each, up to ${Math.round(config.boot.timeoutMs / 1000)} s` }]
+        : []),
     ],
     estimate: { usd: 0, assumptions: ['local: no cloud cost; the scratch directory needs the used bytes of the copies verified at once'] },
   };

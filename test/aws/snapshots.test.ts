@@ -90,6 +90,11 @@ describe('AWS snapshot selection and plan, against moto', () => {
     expect(plan.estimate.usd).toBe(Math.round(((400 * 0.08) / 730 + 0.096) * 100) / 100);
     const { Volumes } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeVolumesCommand({}));
     expect(Volumes).toHaveLength(2); // only the two source volumes: plan created nothing
+    // With boot tests: images and instances at most one per snapshot, priced for the whole boot timeout.
+    const boot = await makePlan(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\nboot: {enabled: true, timeout: 10m, instanceType: t3.medium}\n')), sdkEc2Api(ec2));
+    expect(boot.creates.map((c) => [c.kind, c.count])).toEqual([['volume', 2], ['helper-instance', 1], ['boot-image', 2], ['boot-instance', 2]]);
+    const bootHours = 10 / 60;
+    expect(boot.estimate.usd).toBe(Math.round(((400 * 0.08) / 730 + 0.096 + 2 * 0.0416 * bootHours + (400 * 0.08 * bootHours) / 730) * 100) / 100);
   });
 
   it('snapdrill plan --json works end to end with the standard credential chain', async () => {
