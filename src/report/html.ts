@@ -114,6 +114,8 @@ const PHASE_KINDS: [string, string][] = [
   ['attach', 'p1'],
   ['discover', 'p4'],
   ['check', 'p2'],
+  ['lint', 'p5'],
+  ['boot', 'p3'],
   ['teardown', 'p6'],
 ];
 
@@ -154,6 +156,21 @@ function renderFilesystem(f: FilesystemFinding): string {
 <p>${esc(f.summary)}</p>
 ${f.evidence.length ? `<ul class="ev">${f.evidence.map((e) => `<li>${esc(e.text)} <code>${esc(e.key)}</code></li>`).join('')}</ul>` : ''}
 ${renderExcerpts(f.excerpts)}`;
+}
+
+/** bootCell is the summary table's boot column: the result, and the likely cause or the time to boot. */
+function bootCell(s: SnapshotResult): string {
+  const b = s.bootTest;
+  if (s.boot === 'fails-to-boot') {
+    const cause = b?.diagnosis?.causes[0];
+    return `<span class="badge bad">fails to boot</span>${cause ? `<div class="meta"><code>${esc(cause.id)}</code></div>` : ''}`;
+  }
+  if (s.boot === 'boots') {
+    const at = b?.milestones.find((m) => m.name === 'login' || m.name === 'ssh' || m.name === 'status-checks');
+    return `<span class="badge ok">boots</span>${at ? `<div class="meta">${esc(formatDuration(at.atMs))}</div>` : ''}`;
+  }
+  const lintErrors = (s.lint ?? []).flatMap((l) => l.findings.filter((f) => f.severity === 'error'));
+  return `${esc(s.boot)}${lintErrors.length ? `<div class="meta"><span class="badge warn">lint: ${lintErrors.length} error(s)</span></div>` : ''}`;
 }
 
 /** renderBoot shows the pre-boot lint, the boot test (time to each milestone), the diagnosis and the console with its matched lines highlighted. */
@@ -238,7 +255,7 @@ ${report.errors.map((e) => `<div class="err"><b>harness error (${esc(e.code)}) i
 ${ordered
   .map(
     (s, i) =>
-      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta" title="${esc(s.source)}"><code>${esc(s.source.split('/').pop())}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${esc(s.boot)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${s.databases.map(dbChip).join(' ') || '<span class="meta">none</span>'}${s.canaries.some((c) => !c.pass) ? ' <span class="badge bad">canary failed</span>' : ''}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
+      `<tr><td><a href="#snap-${i}">${esc(s.id)}</a><div class="meta" title="${esc(s.source)}"><code>${esc(s.source.split('/').pop())}</code></div></td><td><span class="badge ${CONSISTENCY_CLASS[s.consistency]}">${esc(s.consistency)}</span></td><td>${bootCell(s)}</td><td class="${s.policy.pass ? 'pass' : 'fail'}">${s.policy.pass ? 'pass' : 'fail'}</td><td>${s.filesystems.map(fsChip).join(' ') || '<span class="meta">none</span>'}</td><td>${s.databases.map(dbChip).join(' ') || '<span class="meta">none</span>'}${s.canaries.some((c) => !c.pass) ? ' <span class="badge bad">canary failed</span>' : ''}</td><td>${esc(formatDuration(s.phases.reduce((n, p) => n + p.durationMs, 0)))}</td><td>${phaseBar(s)}</td></tr>`,
   )
   .join('\n')}
 </table>
