@@ -51,15 +51,23 @@ const AFTER_KERNEL = new Set(['initramfs', 'init']);
 export const BOOTED = /^\S.* login: ?$|^login: ?$/m;
 
 /** TERMINAL failures: the guest will not get further by itself. */
-const TERMINAL = [
+export const TERMINAL = [
   /Kernel panic - not syncing/,
   /grub rescue>/,
   /You are in emergency mode|Give root password for maintenance|Press Enter for maintenance|Entering emergency mode/,
-  /Dropping to a shell!?|^\(initramfs\) ?$|dracut:\/# ?$/m,
+  // Shell prompts may be followed by a terminal query (ESC [6n), so no end-of-line anchor.
+  /Dropping to a shell!?|^\(initramfs\) |^dracut:\/# |BusyBox v[\d.]+ .*built-in shell|requires a manual fsck/m,
   // No init on the root: the initramfs falls back to a shell as PID 1 (no getty, no sshd will ever come).
   /Target filesystem doesn't have requested \/sbin\/init|can't access tty; job control turned off|No working init found/,
   /Cannot continue|System halted|reboot: System halted/,
 ];
+
+/** terminalFailure returns the first console line showing that the guest cannot go on by itself, if any. */
+export function terminalFailure(consoleText: string): string | undefined {
+  const re = TERMINAL.find((r) => r.test(consoleText));
+  if (!re) return undefined;
+  return consoleText.split('\n').map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').trim()).find((l) => re.test(l)) ?? 'a terminal failure';
+}
 
 /** AccelChoice is the accelerator QEMU uses, and why. */
 export interface AccelChoice {
@@ -251,11 +259,10 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
           break;
         }
       }
-      const terminal = TERMINAL.find((re) => re.test(consoleText));
-      if (terminal && terminalAt === undefined) terminalAt = now;
+      if (terminalAt === undefined && terminalFailure(consoleText)) terminalAt = now;
       if (terminalAt !== undefined && now - terminalAt > o.settleMs) {
         result = 'fails-to-boot';
-        reason = `stopped at: ${consoleText.split('\n').map((l) => l.trim()).filter((l) => terminal!.test(l))[0] ?? 'a terminal failure'}`;
+        reason = `stopped at: ${terminalFailure(consoleText)}`;
         break;
       }
       if (exited) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diagnose } from '../../src/diagnose/engine.js';
+import { terminalFailure } from '../../src/boot/qemu.js';
 
 const DIR = path.resolve(import.meta.dirname, '../golden/console');
 
@@ -32,6 +33,16 @@ describe('diagnosis of consoles captured from real failing boots of the fixtures
         expect(d.causes[0]?.id).toBe(cause);
         expect(d.causes[0]!.matches.length).toBeGreaterThan(0);
       }
+    });
+  }
+});
+
+describe('a boot that cannot go on is recognised on the console (the test ends early instead of waiting out its timeout)', () => {
+  for (const [file, cause] of Object.entries(CAPTURED)) {
+    it(`${file}: ${cause === null || file === 'boot-disk-full.txt' ? 'not terminal' : 'terminal'}`, () => {
+      const text = readFileSync(path.join(DIR, file), 'utf8');
+      if (cause === null) expect(terminalFailure(text)).toBeUndefined();
+      else expect(terminalFailure(text)).toEqual(expect.any(String));
     });
   }
 });

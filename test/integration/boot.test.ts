@@ -76,6 +76,7 @@ describe('boot tests on the local provider (QEMU)', () => {
     expect(fsck.consistency).toBe('corrupt');
     expect(fsck.boot).toBe('fails-to-boot');
     expect(fsck.bootTest!.diagnosis!.causes[0]!.id).toBe('fsck-required');
+    expect(fsck.bootTest!.reason).toMatch(/^stopped at: /);
     const grub = snap('snap-boot-grub-rescue');
     expect(grub.bootTest!.diagnosis!.causes[0]!.id).toBe('grub-no-such-device');
     expect(grub.bootTest!.milestones.map((m) => m.name)).not.toContain('kernel');
