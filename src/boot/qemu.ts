@@ -215,7 +215,12 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
       r();
     }),
   );
-  child.on('error', (e) => (stderr += String(e)));
+  // A QEMU that cannot be started never emits 'exit': remember why, so the watch below ends at once.
+  let spawnError: Error | undefined;
+  child.on('error', (e) => {
+    spawnError = e;
+    stderr += String(e);
+  });
 
   const milestones: BootMilestone[] = [];
   const reach = (name: string) => {
@@ -236,6 +241,11 @@ export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
   try {
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
+      if (spawnError && !child.pid) {
+        result = 'error';
+        reason = `cannot start qemu-system-x86_64: ${spawnError.message} (apt-get install qemu-system-x86)`;
+        break;
+      }
       pull();
       const now = performance.now() - t0;
       if (consoleText.length && !milestones.length) reach('firmware');

@@ -534,12 +534,6 @@ export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Prom
   return { results, errors: members.flatMap((m) => m.errors) };
 }
 
-/** verifySnapshot verifies one snapshot on its own. */
-export async function verifySnapshot(snap: SnapshotInfo, deps: VerifyDeps): Promise<{ result: SnapshotResult; errors: HarnessErrorInfo[] }> {
-  const { results, errors } = await verifyGroup([snap], deps);
-  return { result: results[0]!, errors };
-}
-
 /** groupBySet keeps input order; members of one set become one group, verified together. */
 export function groupBySet(snaps: SnapshotInfo[]): SnapshotInfo[][] {
   const groups: SnapshotInfo[][] = [];

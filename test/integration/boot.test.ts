@@ -111,6 +111,22 @@ describe('QEMU boot modes', () => {
     expect(() => chooseAccel('kvm', sys, '/nonexistent/kvm')).toThrow(/boot.accel is kvm but \/nonexistent\/kvm is missing or not accessible/);
   });
 
+  it('GIVEN no qemu-system-x86_64 on the PATH THEN the boot test ends at once as an error naming the package, not after its timeout', async () => {
+    const bin = tempDir('nobin');
+    execFileSync('ln', ['-s', execFileSync('bash', ['-c', 'command -v qemu-img'], { encoding: 'utf8' }).trim(), path.join(bin, 'qemu-img')]);
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      const t0 = performance.now();
+      const out = await bootQemu({ disk: path.join(bootCatalog(), 'boot-good.img'), workDir: tempDir('boot-noqemu'), mode: 'bios', memoryMiB: 256, cpus: 1, timeoutMs: 120_000, accel: 'tcg', ssh: false, settleMs: 1000 });
+      expect(out.result).toBe('error');
+      expect(out.reason).toMatch(/^cannot start qemu-system-x86_64: .*ENOENT.* \(apt-get install qemu-system-x86\)$/);
+      expect(performance.now() - t0).toBeLessThan(10_000);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   for (const mode of ['uefi', 'direct'] as const) {
     it(`boots the good image with ${mode === 'uefi' ? 'UEFI+GRUB (OVMF)' : 'a direct kernel'}, through an overlay that leaves the disk untouched`, async () => {
       const cat = bootCatalog();
