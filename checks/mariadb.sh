@@ -8,24 +8,46 @@
 #   (--no-defaults, private socket, --skip-networking, --skip-grant-tables), records what crash
 #   recovery did, runs mariadb-check on every table (every row is parsed: it exits 0 even when a table
 #   is corrupt) and the configured canary queries, stops it, and runs innochecksum on the tablespaces
-#   (ibdata1 skipping the doublewrite buffer, pages 64-191).
+#   (ibdata1 skipping the doublewrite buffer, pages 64-191). Everything after the mount runs in the
+#   sandbox, as a throwaway uid that owns the copy's data directory; option files in the data
+#   directory are moved aside (the server runs with --no-defaults and our settings only).
 # stage: database
 # appliesTo: {engine: [mariadb]}
-# needs: [setpriv, stat, od]
+# needs: [setpriv, unshare, prlimit, pivot_root, timeout, stat, od]
 # packages: {debian: [mariadb-server], al2023: [mariadb105-server]}
 # timeout: 30m
 # mutates: true
-# facts: [files, redo, tables, startup, tablecheck, canary, stop, innochecksum]
+# facts: [files, aside, redo, tables, startup, tablecheck, canary, stop, innochecksum, refused, sandbox, limit]
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
-dd="$mnt$SNAPDRILL_DBPATH"
-uid=$(stat -c %u "$dd"); gid=$(stat -c %g "$dd")
+rel=$(db_rel)
+dd="$mnt$rel"
+# Recorded, never trusted: the server runs as a throwaway uid, whatever uid/gid the disk chose.
+uid=$(stat -c %u "$dd"); gid=$(stat -c %g "$dd"); owner=$(stat -c %U "$dd")
+id=$(sandbox_id)
+db_prepare "$mnt" "$dd" "$id" || skip "the data directory $SNAPDRILL_DBPATH leads outside the snapshot (symlink) or is not a directory" "inspect the restored tree"
+
+my_inside() {
+local dd=$1 uid=$2 owner=$3
 pick() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 && { command -v "$c"; return 0; }; done; return 1; }
 server=$(pick mariadbd mysqld /usr/sbin/mariadbd /usr/sbin/mysqld) || server=
-dver=$(head -c 64 "$dd/mysql_upgrade_info" 2>/dev/null | tr -dc '0-9A-Za-z.-')
-fact files "{\"owner\":$(json_str "$(stat -c %U "$dd")"),\"uid\":$uid,\"datadirVersion\":$(json_str "$dver"),\"serverVersion\":$(json_str "$([ -n "$server" ] && "$server" --version 2>/dev/null | head -n 1 | sed "s/^.* Ver //")"),\"ariaControl\":$([ -f "$dd/aria_log_control" ] && echo true || echo false),\"redoDir\":$([ -d "$dd/#innodb_redo" ] && echo true || echo false)}"
+dver=
+if [ -e "$dd/mysql_upgrade_info" ] && inside "$dd" "$dd/mysql_upgrade_info"; then dver=$(head -c 64 "$dd/mysql_upgrade_info" 2>/dev/null | tr -dc '0-9A-Za-z.-'); fi
+fact files "{\"owner\":$(json_str "$owner"),\"uid\":$uid,\"datadirVersion\":$(json_str "$dver"),\"serverVersion\":$(json_str "$([ -n "$server" ] && "$server" --version 2>/dev/null | head -n 1 | sed "s/^.* Ver //")"),\"ariaControl\":$([ -f "$dd/aria_log_control" ] && echo true || echo false),\"redoDir\":$([ -d "$dd/#innodb_redo" ] && echo true || echo false)}"
 
-if [ -f "$dd/ib_logfile0" ]; then
+# Option files a server could read from the data directory (MySQL 8 persisted variables): moved aside on the copy.
+aside='['; first=1
+for f in "$dd"/*.cnf; do
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  case ${f##*/} in auto.cnf) continue ;; esac
+  mkdir -p "$dd/snapdrill.aside"; mv -- "$f" "$dd/snapdrill.aside/"
+  [ $first -eq 1 ] || aside+=','
+  first=0
+  aside+="{\"file\":$(json_str "${f##*/}")}"
+done
+fact aside "$aside]"
+
+if [ -f "$dd/ib_logfile0" ] && inside "$dd" "$dd/ib_logfile0"; then
   hx() { od -An -tx1 -v -j "$1" -N "$2" "$dd/ib_logfile0" | tr -d ' \n'; }
   creator=$(head -c 48 "$dd/ib_logfile0" | tail -c 32 | tr -d '\000' | tr -dc '[:print:]')
   fact redo "{\"file\":\"ib_logfile0\",\"size\":$(stat -c %s "$dd/ib_logfile0"),\"magic\":\"$(hx 0 4)\",\"creator\":$(json_str "$creator"),\"block1\":\"$(hx 4096 16)\",\"block2\":\"$(hx 8192 16)\"}"
@@ -49,19 +71,16 @@ if command -v myisamchk >/dev/null 2>&1 || command -v aria_chk >/dev/null 2>&1; 
 fi
 
 [ -n "$server" ] || skip "no mariadbd or mysqld on helper" "install mariadb-server (Debian) / mariadb105-server (Amazon Linux) on the helper, matching the source's major version"
-[ "$uid" -ne 0 ] || skip "data directory $SNAPDRILL_DBPATH is owned by root" "inspect the restored ownership"
 admin=$(pick mariadb-admin mysqladmin); check=$(pick mariadb-check mysqlcheck); client=$(pick mariadb mysql)
 
-# Unix socket paths are limited to 107 bytes: keep the directory name short, under the scratch area.
-sock="$SNAPDRILL_SCRATCH/my$(printf '%s' "$SNAPDRILL_DBPATH" | cksum | cut -c1-6)"
-tmpsock=
-if [ ${#sock} -gt 88 ]; then sock=$(mktemp -d /tmp/snapdrill-my.XXXXXX); tmpsock=$sock; else mkdir -p "$sock"; fi
-chmod 0711 "$sock"; chown "$uid:$gid" "$sock"
-log="$sock/error.log"; : >"$log"; chown "$uid:$gid" "$log"
+# The socket lives in the sandbox's own 0700 directory: nobody else can reach the grant-less server.
+sock=/run/sbx
+log=/tmp/error.log; : >"$log"
 S="$sock/mysqld.sock"
-setpriv --reuid="$uid" --regid="$gid" --clear-groups "$server" --no-defaults --datadir="$dd" --socket="$S" \
+"$server" --no-defaults --datadir="$dd" --socket="$S" \
   --pid-file="$sock/mysqld.pid" --skip-networking --skip-grant-tables --log-error="$log" \
-  --innodb-buffer-pool-size=64M --skip-log-bin --skip-slave-start >/dev/null 2>>"$log" &
+  --innodb-buffer-pool-size=64M --skip-log-bin --skip-slave-start --event-scheduler=DISABLED \
+  --secure-file-priv=/tmp >/dev/null 2>>"$log" &
 pid=$!
 stop_server() {
   kill -0 "$pid" 2>/dev/null || return 0
@@ -70,7 +89,7 @@ stop_server() {
   kill -KILL "$pid" 2>/dev/null
   return 1
 }
-trap 'stop_server; [ -z "$tmpsock" ] || rm -rf "$tmpsock"' EXIT
+trap 'stop_server' EXIT
 my_ready() { [ -S "$S" ] && "$admin" --socket="$S" ping >/dev/null 2>&1; }
 wait_engine "$pid" my_ready
 keylines=$(grep -E 'crash recovery|checkpoint LSN|only scanned up|[Cc]orrupt|Aborting|not shut ?down normally|\[ERROR\]|ready for connections|Assertion|signal|Rolled back|rollback|Apply batch|log sequence number|End of log' "$log" | head -n 40)
@@ -108,4 +127,8 @@ if [ "$ready" = true ] && [ $stop_clean -eq 0 ] && command -v innochecksum >/dev
   done < <(find "$dd" -name '*.ibd' -type f -print0)
   fact innochecksum "{\"checked\":$n,\"ms\":$(( $(now_ms) - t_inno )),\"failures\":$fails]}"
 fi
+exit 0
+}
+# Only the data directory is visible inside, at its own path.
+sandbox -u "$id" -w "$dd" -- my_inside "$dd" "$uid" "$owner"
 exit 0

@@ -89,13 +89,18 @@ fs_mount() {
   printf '%s' "$mnt"
 }
 
-# fs_unmount: undo fs_mount, killing anything still using the mount first (a server that would not stop).
+# fs_unmount: undo fs_mount. Idempotent and race-free: "not mounted (any more)" is success, and it never
+# kills anything: processes that read disk content run in sandboxes whose PID namespace dies with them.
 fs_unmount() {
-  local mnt="${SNAPDRILL_SCRATCH:?}/fs-${SNAPDRILL_TARGET##*/}"
+  local mnt="${SNAPDRILL_SCRATCH:?}/fs-${SNAPDRILL_TARGET##*/}" i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    mountpoint -q "$mnt" || return 0
+    umount "$mnt" 2>/dev/null && return 0
+    sleep 0.5
+  done
   mountpoint -q "$mnt" || return 0
-  umount "$mnt" 2>/dev/null && return 0
-  if command -v fuser >/dev/null 2>&1; then fuser -k -m "$mnt" >/dev/null 2>&1; sleep 1; fi
-  umount "$mnt" 2>/dev/null || umount -l "$mnt"
+  # Still busy after 5 s: detach it from the tree (only this path; the kernel frees it when the last user goes).
+  umount -l "$mnt" 2>/dev/null || ! mountpoint -q "$mnt"
 }
 
 # b64d STRING: decode base64 (values the harness passes that may hold any character).
@@ -163,4 +168,182 @@ wait_engine() {
   died=false
   kill -0 "$pid" 2>/dev/null || died=true
   secs=$(awk -v ms=$(( $(now_ms) - t0 )) 'BEGIN { printf "%.3f", ms / 1000 }')
+}
+
+# ---------------------------------------------------------------------------------------------------
+# The trust boundary. A snapshot's content is attacker-controlled. Only the kernel's filesystem code
+# (mount, replay) and e2fsprogs/xfsprogs touch it with privileges; everything else that reads or
+# executes disk content (database engines and clients, sqlite3, pg_controldata, pg_waldump,
+# innochecksum, aria_chk, myisamchk, decompressors, cpio, and this library's own file reads) runs
+# through `sandbox`:
+#   - a throwaway uid/gid (never the disk's, never root), no supplementary groups, no_new_privs, an
+#     empty capability set (or only CAP_DAC_READ_SEARCH for read-only walkers: -c read);
+#   - its own mount namespace whose root is an empty tmpfs holding read-only /usr (the tools), a
+#     synthetic /etc (passwd, group, ld.so cache), minimal /dev, its own /proc, a private size-capped
+#     /tmp and /dev/shm, a 0700 socket directory /run/sbx, and only the paths named with -w/-r (this
+#     snapshot's scratch mount), at the same path, nosuid,nodev,noexec; the host's tree is unmounted;
+#   - its own network namespace (no interface up: no route anywhere, not even the host's loopback),
+#     IPC and UTS namespaces;
+#   - its own PID namespace: when the sandboxed command ends or is killed, every process it started
+#     dies with it (nothing survives a check);
+#   - caps: wall time (-t, SIGKILL), CPU seconds, address space (-m), processes, open files, output
+#     bytes on stdout (-o); a cap that is hit is reported as a fact (limit / sandbox), never a pass.
+# Measured here: about 0.07 s per sandbox.
+# ---------------------------------------------------------------------------------------------------
+
+# SANDBOX_INNER runs as root inside the new namespaces: builds the root, pivots into it, drops to the
+# throwaway uid and runs the payload. Settings arrive as SBX_* environment variables.
+SANDBOX_INNER='
+set -eE
+trap '"'"'echo "sandbox set-up failed: $BASH_COMMAND" >&2; exit 125'"'"' ERR
+umask 022
+r=$SBX_ROOT
+mount -t tmpfs -o size=8m,mode=0755,nosuid,nodev sbx-root "$r"
+cd "$r"
+mkdir -p usr etc dev proc tmp run/sbx var/tmp .old
+for d in bin sbin lib lib64 lib32 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
+  elif [ -d "/$d" ]; then mkdir "$d"; mount --bind "/$d" "$d"; mount -o remount,bind,ro,nosuid,nodev "$d"; fi
+done
+mount --bind /usr usr; mount -o remount,bind,ro,nosuid,nodev usr
+cp /etc/ld.so.cache etc/ 2>/dev/null || true
+[ -d /etc/ld.so.conf.d ] && cp -r /etc/ld.so.conf.d etc/ 2>/dev/null || true
+[ -f /etc/ld.so.conf ] && cp /etc/ld.so.conf etc/ || true
+[ -e /etc/localtime ] && cp -L /etc/localtime etc/ 2>/dev/null || true
+if [ -d /etc/alternatives ]; then mkdir etc/alternatives; mount --bind /etc/alternatives etc/alternatives; mount -o remount,bind,ro,nosuid,nodev etc/alternatives; fi
+printf "root:x:0:0:root:/:/bin/false\nsnapdrill:x:%s:%s:snapdrill sandbox:/tmp:/bin/false\n" "$SBX_UID" "$SBX_GID" >etc/passwd
+printf "root:x:0:\nsnapdrill:x:%s:\n" "$SBX_GID" >etc/group
+printf "passwd: files\ngroup: files\nhosts: files\n" >etc/nsswitch.conf
+printf "127.0.0.1 localhost\n" >etc/hosts
+mount -t tmpfs -o size=64k,mode=0755,nosuid,noexec sbx-dev dev
+for n in null zero full random urandom; do : >"dev/$n"; mount --bind "/dev/$n" "dev/$n"; done
+ln -s /proc/self/fd dev/fd; ln -s fd/0 dev/stdin; ln -s fd/1 dev/stdout; ln -s fd/2 dev/stderr
+mkdir dev/shm; mount -t tmpfs -o "size=${SBX_SHM_MB}m,mode=1777,nosuid,nodev,noexec" sbx-shm dev/shm
+mount -t proc -o nosuid,nodev,noexec proc proc
+mount -t tmpfs -o "size=${SBX_TMP_MB}m,mode=1777,nosuid,nodev,noexec" sbx-tmp tmp
+chown "$SBX_UID:$SBX_GID" run/sbx; chmod 0700 run/sbx
+while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  mode=${p%%:*}; p=${p#*:}
+  mkdir -p "$r$p"
+  mount --bind "$p" "$r$p"
+  if [ "$mode" = ro ]; then mount -o remount,bind,ro,nosuid,nodev,noexec "$r$p"; else mount -o remount,bind,nosuid,nodev,noexec "$r$p"; fi
+done <<<"$SBX_BINDS"
+cp "$SBX_PAYLOAD" run/payload.sh; chmod 0444 run/payload.sh
+pivot_root . .old
+cd /
+umount -l /.old; rmdir /.old
+caps=(--inh-caps=-all --bounding-set=-all)
+[ "$SBX_CAPS" != read ] || caps=(--inh-caps=+dac_read_search --ambient-caps=+dac_read_search --bounding-set=-all,+dac_read_search)
+exec prlimit --as="$SBX_AS" --cpu="$SBX_CPU" --nproc=512 --nofile=4096 --core=0 -- \
+  setpriv --reuid="$SBX_UID" --regid="$SBX_GID" --clear-groups --no-new-privs "${caps[@]}" -- \
+  env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp TMPDIR=/tmp LC_ALL=C LANG=C \
+  bash /run/payload.sh "$@"
+'
+
+# sandbox [-w DIR]... [-r DIR]... [-c read] [-t SECS] [-m MB] [-o BYTES] [-T MB] -- FUNCTION [ARGS...]
+# Runs FUNCTION (a shell function of this check, with this library and the SNAPDRILL_* variables)
+# inside the sandbox described above. -w/-r bind a host directory (the scratch mount) read-write or
+# read-only at the same path; -c read grants CAP_DAC_READ_SEARCH only (walking a tree owned by the
+# disk's users, read-only); -t wall seconds (default: SNAPDRILL_DB_TIMEOUT + 600); -m address space
+# per process in MiB (default 4096); -o bytes of stdout (default 16 MiB); -T size of /tmp in MiB
+# (default 256); -u ID the uid/gid to run as (default: a fresh sandbox_id). Prints FUNCTION's stdout; returns its exit code, or 137 when the sandbox was killed,
+# after printing a `sandbox` fact (killed by the deadline) or a `limit` fact (output cap).
+sandbox() {
+  local binds='' caps=none secs=${SNAPDRILL_TIMEOUT_S:-$(( ${SNAPDRILL_DB_TIMEOUT:-600} + 600 ))} mem=4096 outcap=16777216 tmpmb=256 base rc id=''
+  [ -n "$id" ] || id=$(sandbox_id)
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -w) binds+="rw:$2"$'\n'; shift 2 ;;
+      -r) binds+="ro:$2"$'\n'; shift 2 ;;
+      -c) caps=$2; shift 2 ;;
+      -t) secs=$2; shift 2 ;;
+      -m) mem=$2; shift 2 ;;
+      -o) outcap=$2; shift 2 ;;
+      -T) tmpmb=$2; shift 2 ;;
+      -u) id=$2; shift 2 ;;
+      --) shift; break ;;
+      *) echo "sandbox: unknown option $1" >&2; return 2 ;;
+    esac
+  done
+  if [ "${SNAPDRILL_UNSAFE_NO_SANDBOX:-}" = 1 ]; then
+    # Benchmarks only (bench/): measures what the sandbox costs. Never set in production.
+    "$@"
+    return
+  fi
+  base=$(mktemp -d "${SNAPDRILL_SCRATCH:?}/sbx.XXXXXX") || return 1
+  chmod 0700 "$base"; mkdir "$base/root"
+  {
+    declare -f
+    local v
+    for v in $(compgen -v SNAPDRILL_); do declare -p "$v"; done
+    printf 'export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LC_ALL=C\n"$@"\n'
+  } >"$base/payload.sh"
+  SBX_ROOT="$base/root" SBX_UID=$id SBX_GID=$id SBX_CAPS=$caps SBX_BINDS=$binds SBX_PAYLOAD="$base/payload.sh" \
+    SBX_TMP_MB=$tmpmb SBX_SHM_MB=256 SBX_AS=$(( mem * 1048576 )) SBX_CPU=$secs \
+    timeout -s KILL "$secs" unshare --mount --pid --net --ipc --uts --fork --kill-child --propagation private \
+    bash -c "$SANDBOX_INNER" sandbox "$@" </dev/null | sandbox_cap "$outcap"
+  rc=${PIPESTATUS[0]}
+  rmdir "$base/root" 2>/dev/null; rm -rf "$base"
+  if [ "$rc" -eq 137 ] || [ "$rc" -eq 124 ]; then
+    fact sandbox "{\"killed\":true,\"exitCode\":$rc,\"reason\":$(json_str "$1 was killed: sandbox deadline of ${secs}s, or its CPU or memory cap")}"
+    return 137
+  elif [ "$rc" -ge 125 ] && [ "$rc" -le 127 ]; then
+    fact sandbox "{\"killed\":false,\"setupFailed\":true,\"exitCode\":$rc,\"reason\":$(json_str "the sandbox for $1 could not be set up (exit $rc; see the check's stderr)")}"
+    return "$rc"
+  fi
+  return "$rc"
+}
+
+# sandbox_id: a uid/gid no account on the helper has, different for every sandbox, so sandboxes cannot
+# signal or read each other. The disk's own uids are never used: files a sandboxed engine must own are
+# chowned to this id on the scratch copy (sandbox -u ID).
+sandbox_id() { printf '%s' $(( 2000000000 + (RANDOM << 15 | RANDOM) % 100000000 )); }
+
+# sandbox_cap BYTES: pass stdin through up to BYTES; beyond it, drop the rest and print a limit fact.
+sandbox_cap() {
+  head -c "$1"
+  if [ "$(head -c 1 | wc -c)" -gt 0 ]; then
+    cat >/dev/null
+    printf '\n'
+    fact limit "{\"what\":\"output\",\"limit\":$1,\"reason\":$(json_str "the check printed more than $1 bytes; the rest was dropped")}"
+  fi
+}
+
+# inside PATH: true when PATH (inside a sandbox) resolves, without leaving ROOT, to a regular file or
+# directory; otherwise prints a `refused` fact naming it and the reason. Absolute symlinks on a disk
+# point into the sandbox's own tree (never the host's), and are refused here as leaving the snapshot.
+inside() {
+  local root=$1 p=$2 real
+  real=$(realpath -e -- "$p" 2>/dev/null) || return 1
+  case $real/ in "$root"/*) ;; *)
+    fact refused "{\"path\":$(json_str "${p#"$root"}"),\"pathB64\":\"$(printf '%s' "${p#"$root"}" | base64 -w0)\",\"reason\":\"a symlink leads outside the snapshot's tree\"}"
+    return 1 ;;
+  esac
+  if [ ! -f "$real" ] && [ ! -d "$real" ]; then
+    fact refused "{\"path\":$(json_str "${p#"$root"}"),\"pathB64\":\"$(printf '%s' "${p#"$root"}" | base64 -w0)\",\"reason\":\"special file (device, FIFO or socket)\"}"
+    return 1
+  fi
+  return 0
+}
+
+# db_rel: the database's path relative to its filesystem's root, as the raw bytes dbfind found
+# (SNAPDRILL_DBPATH_B64: names may hold control characters or invalid UTF-8), else SNAPDRILL_DBPATH.
+db_rel() {
+  local r
+  if [ -n "${SNAPDRILL_DBPATH_B64:-}" ]; then r=$(b64d "$SNAPDRILL_DBPATH_B64"; printf x); printf '%s' "${r%x}"
+  else printf '%s' "${SNAPDRILL_DBPATH:-}"; fi
+}
+
+# b64e STRING: base64 of STRING's bytes on one line (paths travel as bytes, never rewritten).
+b64e() { printf '%s' "$1" | base64 -w0; }
+
+# db_prepare ROOT DIR ID: resolve the database directory inside ROOT (refused when a symlink leaves the
+# tree), and give it, on the scratch copy only, to the sandbox's throwaway uid/gid ID (chown -R -P -h:
+# symlinks are neither followed nor their targets changed). The disk's own owner is recorded, not trusted.
+db_prepare() {
+  local root=$1 dir=$2 id=$3
+  [ -d "$dir" ] && [ ! -L "$dir" ] || return 1
+  case $(realpath -e -- "$dir" 2>/dev/null)/ in "$root"/*) ;; *) return 1 ;; esac
+  chown -R -P -h "$id:$id" -- "$dir"
 }

@@ -4,6 +4,19 @@ import { applySkipped, factValue, newDbFinding, type DatabaseFinding, type DbTar
 const SQLITE_MAGIC = '53514c69746520666f726d6174203300';
 const JOURNAL_MAGIC = 'd9d505f920a163d7';
 
+/** superJournal reads the super-journal a hot journal names; outside is true when it is not in the database's own directory (as the source machine saw it). */
+function superJournal(t: DbTarget, facts: Fact[]): { name: string; outside: boolean } | undefined {
+  const v = factValue<{ nameB64: string; name: string }>(facts, 'superjournal');
+  if (!v) return undefined;
+  const raw = Buffer.from(v.nameB64, 'base64').toString('latin1');
+  const dir = t.path.slice(0, t.path.lastIndexOf('/'));
+  const sjDir = raw.slice(0, raw.lastIndexOf('/'));
+  // The filesystem may have been mounted anywhere on the source machine: its directory must end with the database's.
+  const inside = raw.startsWith('/') && !raw.split('/').includes('..') && (dir === '' ? sjDir.lastIndexOf('/') <= 0 : sjDir === dir || sjDir.endsWith(dir));
+  const outside = !inside;
+  return { name: v.name, outside };
+}
+
 /** judgeSqlite turns the sqlite check's facts into a database verdict. */
 export function judgeSqlite(t: DbTarget, facts: Fact[]): DatabaseFinding {
   const f = newDbFinding(t);
@@ -34,6 +47,19 @@ export function judgeSqlite(t: DbTarget, facts: Fact[]): DatabaseFinding {
       text: hot ? `hot rollback journal (${files.journal.size} bytes, magic ${JOURNAL_MAGIC}, record count ${nRec === 0xffffffff ? 'unknown (-1)' : nRec}): a transaction was in flight; opening rolls it back` : `-journal present but not hot (${files.journal.size} bytes, zeroed header)`,
     });
     needsRecovery ||= hot;
+  }
+  const sj = superJournal(t, facts);
+  if (sj) {
+    ev.push({ key: 'sqlite.super_journal', value: sj.name, text: `the hot journal names a super-journal (a multi-database transaction was in flight): ${sj.name}` });
+    if (sj.outside) {
+      f.state = 'unknown';
+      f.summary = `the hot journal names a super-journal outside the database's directory (${sj.name}): not followed, so the rollback could not be judged`;
+      f.hints.push({
+        text: 'SQLite opens, and on rollback deletes, the file a hot journal names as its super-journal: on a machine that restores this snapshot that can be any file',
+        remedy: 'treat the disk as tampered with; restore it only on an isolated machine, and inspect the -journal file before opening the database',
+      });
+      return f;
+    }
   }
   if (files.wal) {
     const magic = files.wal.head.slice(0, 8);
