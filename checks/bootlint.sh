@@ -12,11 +12,11 @@
 #   by walking its cpio headers (early microcode archives) and cpio -t on the decompressed rest
 #   (gzip, xz, lzma, zstd, lz4, bzip2, lzop), else with lsinitramfs or lsinitrd. Never writes the device.
 # stage: boot
-# needs: [mount, umount, df, dd, od, tail, head, grep, sed, awk, find, base64]
+# needs: [mount, umount, df, dd, od, tail, head, grep, sed, awk, find, base64, unshare, setpriv, prlimit, pivot_root, timeout]
 # packages: {debian: [util-linux, coreutils, grep, sed, mawk, findutils], al2023: [util-linux, coreutils, grep, sed, gawk, findutils]}
 # timeout: 5m
 # mutates: false
-# facts: [mount, context, root, os, journal, fstab, bootcfg, ec2-udev, kernel, initramfs, autorelabel, space]
+# facts: [mount, context, root, os, journal, fstab, bootcfg, ec2-udev, kernel, initramfs, autorelabel, space, sandbox, limit]
 # ---
 dev=$SNAPDRILL_TARGET
 fstype=${SNAPDRILL_FSTYPE:-}
@@ -61,7 +61,6 @@ R='' mounted=0 work=''
 cleanup() {
   if [ $mounted = 1 ]; then umount "$R" 2>/dev/null || umount -l "$R" 2>/dev/null; fi
   [ $mounted = 1 ] && rmdir "$R" 2>/dev/null
-  [ -z "$work" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -91,7 +90,6 @@ else
   mounted=1
   fact mount "{\"ok\":true,\"existing\":false,\"mountpoint\":$(json_str "$R"),\"options\":$(json_str "$opts")}"
 fi
-work=$(mkdir -p "${SNAPDRILL_SCRATCH:?}" && mktemp -d "$SNAPDRILL_SCRATCH/bootlint-work.XXXXXX") || exit 1
 
 # rpath PATH: the helper path of PATH as the restored system sees it: symlinks are followed inside the
 # restored tree (an absolute target is taken relative to its root, .. never leaves it).
@@ -146,6 +144,11 @@ if [[ $fstype == ext[34] ]] && command -v dumpe2fs >/dev/null 2>&1; then
 fi
 fact journal "{\"fstype\":$(jstr_or_null "$fstype"),\"replayPending\":$pending}"
 
+# Everything below reads the disk's content: in the sandbox, read-only (CAP_DAC_READ_SEARCH only),
+# with only this filesystem visible and a private, size-capped /tmp for the initramfs listing.
+lint_inside() {
+R=$1
+work=$(mktemp -d /tmp/bootlint-work.XXXXXX) || exit 1
 # --- Is it a root filesystem at all? --------------------------------------------------------------
 has_fstab=0 init=''
 rfile /etc/fstab && has_fstab=1
@@ -330,6 +333,21 @@ next_data() {
   n=$(tail -c +$(($2 + 1)) "$1" | head -c 1048576 | od -An -v -tx1 -w1 | grep -nvm1 '^ 00$' | cut -d: -f1)
   [ -n "$n" ] && printf '%s' $(($2 + n - 1))
 }
+# names_append: append stdin to $names, at most NAMES_MAX bytes in all (an initramfs that lists
+# gigabytes of names is a decompression bomb). It runs in a pipeline: a cap hit or a failed write is
+# written to $work/names.err, which names_capped reads.
+NAMES_MAX=$((64 * 1048576))
+names_append() {
+  local have
+  have=$(stat -c %s "$names")
+  if ! head -c $((NAMES_MAX - have + 1)) >>"$names"; then
+    printf 'writing the initramfs listing failed (its scratch space is full)' >"$work/names.err"
+  elif [ "$(stat -c %s "$names")" -gt "$NAMES_MAX" ]; then
+    printf 'the initramfs lists more than %s MiB of file names (a decompression bomb?): not listed to the end' $((NAMES_MAX / 1048576)) >"$work/names.err"
+  fi
+}
+# names_capped: true, with ierr set, when names_append hit its cap or could not write.
+names_capped() { [ -s "$work/names.err" ] && ierr=$(cat "$work/names.err"); }
 # read_builtin FILE: list every segment; sets segs (JSON items) and ierr.
 read_builtin() {
   local f=$1 size off=0 magic dec fmt before rc
@@ -355,8 +373,9 @@ read_builtin() {
         # Many entries: an uncompressed main archive. cpio -t lists it at once; its end is its trailer.
         head -n "$before" "$names" >"$work/names.tmp" && mv "$work/names.tmp" "$names"
         if command -v cpio >/dev/null 2>&1; then
-          tail -c +$((off + 1)) "$f" | cpio -t --quiet >>"$names" 2>"$work/cpio.err"
+          tail -c +$((off + 1)) "$f" | cpio -t --quiet 2>"$work/cpio.err" | names_append
           rc=${PIPESTATUS[1]}
+          names_capped && return 1
           [ "$rc" = 0 ] || { ierr="cpio -t on the uncompressed archive at offset $off exited $rc: $(head -c 300 "$work/cpio.err")"; return 1; }
           walk_end=$(newc_end "$f" "$off") || walk_end=$size
         else
@@ -372,8 +391,9 @@ read_builtin() {
     command -v "${dec%% *}" >/dev/null 2>&1 || { ierr="$fmt-compressed archive at offset $off, and ${dec%% *} is not on the helper"; return 1; }
     command -v cpio >/dev/null 2>&1 || { ierr="$fmt-compressed archive at offset $off, and cpio is not on the helper"; return 1; }
     # cpio stops at the archive's trailer; the decompressor may then die of SIGPIPE: cpio's status decides.
-    tail -c +$((off + 1)) "$f" | $dec 2>/dev/null | cpio -t --quiet >>"$names" 2>"$work/cpio.err"
+    tail -c +$((off + 1)) "$f" | $dec 2>/dev/null | cpio -t --quiet 2>"$work/cpio.err" | names_append
     rc=${PIPESTATUS[2]}
+    names_capped && return 1
     if [ "$rc" -ne 0 ]; then
       ierr="cpio -t on the $fmt-compressed archive at offset $off exited $rc: $(head -c 300 "$work/cpio.err")"
       return 1
@@ -424,4 +444,7 @@ if [[ $size =~ ^[0-9]+$ ]]; then
   num() { [[ $1 =~ ^[0-9]+$ ]] && printf '%s' "$1" || printf null; }
   fact space "{\"sizeBytes\":$size,\"usedBytes\":$(num "$used"),\"availBytes\":$(num "$avail"),\"inodes\":$(num "$itotal"),\"inodesUsed\":$(num "$iused"),\"inodesFree\":$(num "$iavail")}"
 fi
+exit 0
+}
+sandbox -r "$R" -c read -T 512 -m 2048 -t "${SNAPDRILL_TIMEOUT_S:-600}" -- lint_inside "$R"
 exit 0
