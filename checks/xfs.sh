@@ -47,7 +47,7 @@ fact log "{\"exitCode\":$rc,\"summary\":$summary,\"output\":$(json_str "$(printf
 if printf '%s\n' "$lp" | grep -q 'state: <DIRTY>'; then
   # Mounting replays the log; nouuid because a restored copy may share its UUID with a mounted filesystem.
   mnt=$(scratch_dir "replay") || exit 1
-  out=$(mount -t xfs -o nouuid "$dev" "$mnt" 2>&1)
+  out=$(mount -t xfs -o nouuid,nosuid,nodev,noexec "$dev" "$mnt" 2>&1)
   mrc=$?
   if [ $mrc -eq 0 ]; then
     out+=$(umount "$mnt" 2>&1)
@@ -56,7 +56,7 @@ if printf '%s\n' "$lp" | grep -q 'state: <DIRTY>'; then
     urc=0
   fi
   rmdir "$mnt" 2>/dev/null
-  fact replay "{\"command\":\"mount -t xfs -o nouuid; umount\",\"exitCode\":$mrc,\"umountExitCode\":$urc,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
+  fact replay "{\"command\":\"mount -t xfs -o nouuid,nosuid,nodev,noexec; umount\",\"exitCode\":$mrc,\"umountExitCode\":$urc,\"output\":$(json_str "$(printf '%s' "$out" | excerpt)")}"
   [ $mrc -eq 0 ] || exit 0
 fi
 fact_run repair xfs_repair -n "$dev"

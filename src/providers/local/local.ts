@@ -91,36 +91,20 @@ export class LocalProvider implements Provider {
     }
     if (missing.length) throw new InfraError('tools-missing', `missing on this machine: ${missing.join(', ')}`, { remedy: 'apt-get install util-linux coreutils' });
     try {
-      mkdirSync(this.cfg.scratchDir, { recursive: true });
+      // Only root reaches the restored copies: sandboxed tools see their own directory, bound in by root.
+      mkdirSync(this.cfg.scratchDir, { recursive: true, mode: 0o700 });
       accessSync(this.cfg.scratchDir, constants.W_OK);
-      // Database engines run as their own users on the copies: they must be able to traverse down to them.
-      const mode = statSync(this.cfg.scratchDir).mode;
-      if ((mode & 0o011) !== 0o011) chmodSync(this.cfg.scratchDir, (mode & 0o7777) | 0o011);
     } catch (e) {
       throw new InfraError('scratch-unwritable', `scratch directory ${this.cfg.scratchDir} is not writable: ${(e as Error).message}`, {
         remedy: 'set provider.scratchDir to a writable directory with room for the restored copies',
-      });
-    }
-    const blocked = this.untraversableAncestor();
-    if (blocked) {
-      throw new InfraError('scratch-not-traversable', `${blocked} (a parent of scratch directory ${this.cfg.scratchDir}) cannot be entered by other users, so database servers running as their own users could not reach the restored copies`, {
-        remedy: `chmod o+x ${blocked}, or set provider.scratchDir elsewhere (default /var/tmp/snapdrill)`,
       });
     }
   }
 
   async start(ledger: Ledger): Promise<void> {
     ledger.acquire('run', { kind: 'scratch-dir', path: this.runScratch });
-    // 0711: traversable but not listable, so database engines running as their own users reach their sockets.
-    mkdirSync(this.runScratch, { recursive: true, mode: 0o711 });
-  }
-
-  /** untraversableAncestor names the first parent of the scratch directory that other users cannot enter. */
-  private untraversableAncestor(): string | undefined {
-    for (let d = path.dirname(this.cfg.scratchDir); ; d = path.dirname(d)) {
-      if ((statSync(d).mode & 0o001) === 0) return d;
-      if (d === path.dirname(d)) return undefined;
-    }
+    // 0700: no other local user reaches a restored copy, an engine's socket or a check's scratch files.
+    mkdirSync(this.runScratch, { recursive: true, mode: 0o700 });
   }
 
   async listSnapshots(): Promise<SnapshotInfo[]> {
@@ -171,8 +155,8 @@ export class LocalProvider implements Provider {
     const dir = path.join(this.runScratch, safeName(snapshot.id));
     // Recorded before it exists: a kill between here and mkdir leaves a record gc can act on safely.
     ctx.ledger.acquire(ctx.owner, { kind: 'scratch-dir', path: dir });
-    mkdirSync(path.join(dir, 'mnt'), { recursive: true, mode: 0o711 });
-    chmodSync(dir, 0o711);
+    mkdirSync(path.join(dir, 'mnt'), { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
     const copy = path.join(dir, 'disk.img');
     // Copy-on-write where the filesystem can (reflink), otherwise a sparse copy: cost follows the bytes in use.
     const r = await execFile('cp', ['--reflink=auto', '--sparse=always', snapshot.source, copy], { timeoutMs: ctx.timeoutMs, signal: ctx.signal });
