@@ -116,7 +116,7 @@ export class AwsProvider implements Provider {
       ...(this.cfg.helper.securityGroupIds ? { securityGroupIds: this.cfg.helper.securityGroupIds } : {}),
       ...(this.cfg.helper.instanceProfile ? { instanceProfileName: this.cfg.helper.instanceProfile } : {}),
       ...(this.cfg.helper.ssh && this.cfg.helper.shell === 'ssh' ? { keyName: this.cfg.helper.ssh.keyName } : {}),
-      userData: '#!/bin/bash\ndnf install -y -q xfsprogs e2fsprogs nvme-cli sqlite postgresql15-server postgresql15-contrib mariadb105-server cpio zstd lz4 xz || true\n',
+      userData: '#!/bin/bash\ndnf install -y -q util-linux xfsprogs e2fsprogs nvme-cli sqlite postgresql15-server postgresql15-contrib mariadb105-server cpio zstd lz4 xz || true\n',
     };
     const ids = await launchHelpers(this.ec2, n, spec, {
       runId: this.runId,
