@@ -65,12 +65,10 @@ require() {
   fi
 }
 
-# scratch_dir NAME: a directory for this check's temporary mounts, under the run's scratch area (so teardown finds it).
+# scratch_dir NAME: a fresh directory for this check's temporary mounts, under the run's scratch area
+# (so teardown finds it); mktemp, so two checks never share one, whatever their names hash to.
 scratch_dir() {
-  local d="${SNAPDRILL_SCRATCH:?SNAPDRILL_SCRATCH not set}/$SNAPDRILL_CHECK-$1"
-  # Two databases of one engine on one filesystem are checked at once: keep their directories apart.
-  [ -z "${SNAPDRILL_DBPATH:-}" ] || d+="-$(printf '%s' "$SNAPDRILL_DBPATH" | cksum | cut -d' ' -f1)"
-  mkdir -p "$d" && printf '%s' "$d"
+  mkdir -p "${SNAPDRILL_SCRATCH:?SNAPDRILL_SCRATCH not set}" && mktemp -d "$SNAPDRILL_SCRATCH/$SNAPDRILL_CHECK-$1.XXXXXX"
 }
 
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
@@ -235,10 +233,16 @@ cd /
 umount -l /.old; rmdir /.old
 caps=(--inh-caps=-all --bounding-set=-all)
 [ "$SBX_CAPS" != read ] || caps=(--inh-caps=+dac_read_search --ambient-caps=+dac_read_search --bounding-set=-all,+dac_read_search)
-exec prlimit --as="$SBX_AS" --cpu="$SBX_CPU" --nproc=512 --nofile=4096 --core=0 -- \
+trap - ERR; set +eE
+# Not exec: this root shell stays the init of the namespace and keeps the parent-death signal of --kill-child (a
+# change of credentials would clear it), so the namespace dies whenever unshare does. The command after
+# it keeps bash from exec-ing its last command in place.
+prlimit --as="$SBX_AS" --cpu="$SBX_CPU" --nproc=512 --nofile=4096 --core=0 -- \
   setpriv --reuid="$SBX_UID" --regid="$SBX_GID" --clear-groups --no-new-privs "${caps[@]}" -- \
   env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp TMPDIR=/tmp LC_ALL=C LANG=C \
   bash /run/payload.sh "$@"
+rc=$?
+exit "$rc"
 '
 
 # sandbox [-w DIR]... [-r DIR]... [-c read] [-t SECS] [-m MB] [-o BYTES] [-T MB] -- FUNCTION [ARGS...]
@@ -279,9 +283,11 @@ sandbox() {
     for v in $(compgen -v SNAPDRILL_); do declare -p "$v"; done
     printf 'export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LC_ALL=C\n"$@"\n'
   } >"$base/payload.sh"
+  # timeout --foreground stays in the check's process group: stopping the check (or gc killing its recorded
+  # group) kills unshare, whose --kill-child then kills the namespace's init, and with it every process inside.
   SBX_ROOT="$base/root" SBX_UID=$id SBX_GID=$id SBX_CAPS=$caps SBX_BINDS=$binds SBX_PAYLOAD="$base/payload.sh" \
     SBX_TMP_MB=$tmpmb SBX_SHM_MB=256 SBX_AS=$(( mem * 1048576 )) SBX_CPU=$secs \
-    timeout -s KILL "$secs" unshare --mount --pid --net --ipc --uts --fork --kill-child --propagation private \
+    timeout --foreground -s KILL "$secs" unshare --mount --pid --net --ipc --uts --fork --kill-child --propagation private \
     bash -c "$SANDBOX_INNER" sandbox "$@" </dev/null | sandbox_cap "$outcap"
   rc=${PIPESTATUS[0]}
   rmdir "$base/root" 2>/dev/null; rm -rf "$base"

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -88,6 +88,20 @@ describe('the sandbox (checks/lib/common.sh)', () => {
     expect(r.stdout).toContain('started');
     const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
     expect(ps).not.toContain(marker);
+  });
+
+  it('GIVEN the check process group is killed (an interrupted run, or gc acting on the recorded group) THEN every process in the sandbox dies too', async () => {
+    const marker = `snapdrill-sbx-group-${process.pid}`;
+    // Its own scratch: the killed shell cannot remove its sandbox directory (the run's teardown or gc removes the scratch).
+    const own = tempDir('sbx-kill');
+    const script = `export SNAPDRILL_CHECK=sbxtest SNAPDRILL_TARGET=/dev/null SNAPDRILL_SCRATCH=${own}\nsource ${LIB}\nprobe() { exec -a ${marker} sleep 300; }\nsandbox -w ${own} -- probe\n`;
+    const child = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore' });
+    const alive = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(marker);
+    for (let i = 0; i < 50 && !alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(true);
+    process.kill(-child.pid!, 'SIGKILL');
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(false);
   });
 
   it('GIVEN a command past its wall deadline THEN it is killed and a sandbox fact says so (never a silent pass)', () => {
