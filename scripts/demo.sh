@@ -4,6 +4,8 @@
 # canaries and boot tests (QEMU), and write the HTML, JSON and JUnit reports under reports/. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=as-root.sh
+source scripts/as-root.sh
 bash scripts/setup.sh
 fs=$(bash fixtures/build-fs.sh)
 db=$(bash fixtures/build-db.sh)

@@ -3,11 +3,9 @@
 # Idempotent: re-running skips what is already there. Needs root (apt, loop devices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=as-root.sh
+source scripts/as-root.sh
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "setup.sh: run as root (it installs Debian packages; snapdrill's local provider attaches loop devices)" >&2
-  exit 2
-fi
 
 # Debian packages: the filesystem and database tools the checks run (the local provider's helper is
 # this machine), the partitioning tools the fixtures use, QEMU and OVMF for boot tests, and debootstrap

@@ -2,6 +2,8 @@
 # Sets up (packages, npm ci, build) and runs the whole test suite. Needs root: tests attach loop devices.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=as-root.sh
+source scripts/as-root.sh
 bash scripts/setup.sh
 npx tsc -p tsconfig.json --noEmit
 results=$(mktemp /tmp/snapdrill-vitest.XXXXXX.json)

@@ -107,8 +107,13 @@ describe('snapdrill CLI', () => {
   it('refuses to run the local provider without root, with the remedy, exit 3', () => {
     const catalog = catalogOf(['ext4-clean.img']);
     chmodSync(catalog, 0o755);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', 'src/bin.ts', 'run', '--provider', 'local', '--catalog', catalog, '--state-dir', '/tmp/nobody-state', '--out', '/tmp/nobody-out'], {
-      cwd: ROOT,
+    // The checkout may lie where other users cannot traverse (/root/..., a mktemp -d directory): in a private
+    // mount namespace it is bind-mounted at a traversable path first, so only the uid under test differs.
+    const view = tempDir('cli-nobody');
+    chmodSync(view, 0o755);
+    const node = process.execPath;
+    const args = [node, '--import', 'tsx', 'src/bin.ts', 'run', '--provider', 'local', '--catalog', catalog, '--state-dir', '/tmp/nobody-state', '--out', '/tmp/nobody-out'];
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"', 'sh', ROOT, view, ...args], {
       encoding: 'utf8',
       env: { ...process.env, HOME: '/tmp' },
     });
