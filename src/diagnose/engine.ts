@@ -24,7 +24,7 @@ export interface Catalog {
 }
 
 /** CATALOG_FILE is the shipped catalog (data, not code: one entry per cause). */
-export const CATALOG_FILE = path.join(PACKAGE_ROOT, 'src', 'diagnose', 'catalog.yaml');
+export const CATALOG_FILE = path.join(PACKAGE_ROOT, 'data', 'diagnose-catalog.yaml');
 
 let cached: Catalog | undefined;
 
