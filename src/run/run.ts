@@ -46,7 +46,8 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   const selected = selectSnapshots(all, config.snapshots, provider.describe());
   await provider.preflight();
 
-  const ledger = Ledger.create(opts.stateDir, runId);
+  // The scratch root is recorded so gc accepts this run's paths (and only paths under it).
+  const ledger = Ledger.create(opts.stateDir, runId, config.provider.type === 'local' ? { scratchRoot: config.provider.scratchDir } : {});
   let results: RunReport['snapshots'] = [];
   const errors: HarnessErrorInfo[] = [];
   try {

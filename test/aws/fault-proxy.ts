@@ -474,3 +474,103 @@ export function consoleScreenshot(jpegBase64: string, opts: RuleOptions = {}): R
 /** A valid 8×8 grey baseline JPEG (SOI, JFIF, DQT, SOF0, DHT, SOS, one block, EOI), made by hand. */
 export const JPEG_BASE64 =
   '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAAIAAgBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAAA/AD//2Q==';
+
+/** BusyDetachOptions tune detachBusyWhileMounted. */
+export interface BusyDetachOptions {
+  /** How long after TerminateInstances the instance's volumes still answer VolumeInUse (EC2 frees them once the instance is terminated). Default 2000. */
+  freedAfterTerminateMs?: number;
+  /** Whether the volume's filesystem is mounted on its helper now (only then does a plain detach stay busy). Default: always. */
+  mounted?: (volumeId: string) => boolean;
+}
+
+/**
+ * detachBusyWhileMounted models a volume whose filesystem is still mounted on a running helper (what a run killed
+ * mid-check leaves), which moto cannot: a DetachVolume without Force, while `mounted` says so, is accepted but never
+ * completes while the instance runs (the attachment shows `busy`, the volume stays `in-use`); DeleteVolume answers VolumeInUse until
+ * the volume is detached by force or its instance is terminated, and for `freedAfterTerminateMs` after the
+ * termination. A forced detach, or terminating the instance, frees the volume (moto then detaches it at once).
+ * The attachments are learnt from the AttachVolume calls that pass through the proxy.
+ */
+export function detachBusyWhileMounted(opts: BusyDetachOptions = {}): Rule[] {
+  const freedMs = opts.freedAfterTerminateMs ?? 2000;
+  const mounted = opts.mounted ?? (() => true);
+  const attachedTo = new Map<string, string>();
+  const terminatedAt = new Map<string, number>();
+  const busy = new Set<string>();
+  const volumeOf = (req: ProxiedRequest) => req.params.get('VolumeId') ?? '';
+  const running = (vol: string) => attachedTo.has(vol) && !terminatedAt.has(attachedTo.get(vol)!);
+  return [
+    {
+      action: 'AttachVolume',
+      transform: (body, req) => {
+        attachedTo.set(volumeOf(req), req.params.get('InstanceId') ?? '');
+        return body;
+      },
+    },
+    {
+      action: 'DetachVolume',
+      when: (req) => req.params.get('Force') !== 'true' && running(volumeOf(req)) && mounted(volumeOf(req)),
+      respond: (req) => {
+        const vol = volumeOf(req);
+        busy.add(vol);
+        return {
+          status: 200,
+          headers: { 'content-type': 'text/xml;charset=UTF-8' },
+          body:
+            `<?xml version="1.0" encoding="UTF-8"?>\n<DetachVolumeResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${requestId()}</requestId>` +
+            `<volumeId>${xmlEscape(vol)}</volumeId><instanceId>${xmlEscape(attachedTo.get(vol)!)}</instanceId><device>/dev/sdf</device><status>busy</status>` +
+            `<attachTime>${new Date().toISOString()}</attachTime></DetachVolumeResponse>`,
+        };
+      },
+    },
+    {
+      action: 'DetachVolume',
+      when: (req) => req.params.get('Force') === 'true',
+      transform: (body, req) => {
+        busy.delete(volumeOf(req));
+        attachedTo.delete(volumeOf(req));
+        return body;
+      },
+    },
+    {
+      action: 'TerminateInstances',
+      transform: (body, req) => {
+        for (const [k, v] of req.params) if (/^InstanceId\.\d+$/.test(k) && !terminatedAt.has(v)) terminatedAt.set(v, Date.now());
+        for (const vol of [...busy]) if (!running(vol)) busy.delete(vol);
+        return body;
+      },
+    },
+    {
+      action: 'DeleteVolume',
+      when: (req) => {
+        const inst = attachedTo.get(volumeOf(req));
+        const t = inst === undefined ? undefined : terminatedAt.get(inst);
+        return t !== undefined && Date.now() < t + freedMs;
+      },
+      respond: (req) => ec2ErrorResponse('VolumeInUse', `Volume ${volumeOf(req)} is currently attached to ${attachedTo.get(volumeOf(req))}`),
+    },
+    {
+      // moto still reports the attachment `attached`: a detach that cannot complete shows `busy`. And moto frees the
+      // volumes of a terminated instance at once: until EC2 would have, they show `in-use`, their attachment `detaching`.
+      action: 'DescribeVolumes',
+      transform: (body) => {
+        let out = body;
+        if (busy.size) {
+          out = out.replace(/<attachmentSet>[\s\S]*?<\/attachmentSet>/g, (set) =>
+            [...busy].some((vol) => set.includes(`<volumeId>${vol}</volumeId>`)) ? set.replace(/<status>attached<\/status>/g, '<status>busy</status>') : set,
+          );
+        }
+        for (const [vol, inst] of attachedTo) {
+          const t = terminatedAt.get(inst);
+          if (t === undefined || Date.now() >= t + freedMs) continue;
+          out = out.replace(new RegExp(`<item>((?:(?!<item>)[\\s\\S])*?<volumeId>${vol}</volumeId>[\\s\\S]*?)</item>`), (_m, inner: string) =>
+            `<item>${inner
+              .replace('<status>available</status>', '<status>in-use</status>')
+              .replace('<attachmentSet/>', `<attachmentSet><item><volumeId>${vol}</volumeId><instanceId>${inst}</instanceId><device>/dev/sdf</device><status>detaching</status><attachTime>${new Date(t).toISOString()}</attachTime><deleteOnTermination>false</deleteOnTermination></item></attachmentSet>`)}</item>`,
+          );
+        }
+        return out;
+      },
+    },
+  ];
+}

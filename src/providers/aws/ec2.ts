@@ -52,7 +52,8 @@ export interface Ec2Api {
   deregisterImage(imageId: string): Promise<void>;
   /** createTags retags resources snapdrill created (keep-on-failure moves their expiry). */
   createTags(resourceIds: string[], tags: Tag[]): Promise<void>;
-  detachVolume(volumeId: string, instanceId: string): Promise<void>;
+  /** detachVolume detaches a volume; `force` when the run is being settled (a filesystem a killed check left mounted keeps a plain detach busy). */
+  detachVolume(volumeId: string, instanceId: string, force?: boolean): Promise<void>;
   /**
    * registerImage registers an AMI from snapshots for a boot test (HVM; every volume DeleteOnTermination, so
    * terminating the instance removes them), tagged in the create call itself; returns the image id.
@@ -214,8 +215,8 @@ export function sdkEc2Api(client: EC2Client): Ec2Api {
     async attachVolume(volumeId, instanceId, device) {
       await client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }));
     },
-    async detachVolume(volumeId, instanceId) {
-      await client.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId }));
+    async detachVolume(volumeId, instanceId, force) {
+      await client.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, ...(force ? { Force: true } : {}) }));
     },
     async terminateInstances(instanceIds) {
       if (instanceIds.length) await client.send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));
