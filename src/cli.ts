@@ -12,6 +12,7 @@ import { AwsProvider } from './providers/aws/aws.js';
 import { collectAwsGarbage } from './providers/aws/gc.js';
 import { executeRun } from './run/run.js';
 import type { RunReport } from './run/types.js';
+import { jsonForTerminal, terminalSafe } from './util/sanitize.js';
 import { VERSION } from './version.js';
 
 /** EXIT_CODES is the exit-code table shown by every command's --help (and quoted in the README). */
@@ -59,10 +60,17 @@ export function jsonSummary(report: RunReport, reportDir: string, files: string[
   };
 }
 
+/** stdinOrFile reads a transcript argument: "-" or the empty string yargs makes of it is standard input. */
+function stdinOrFile(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return v === '' || v === '-' ? '-' : v;
+}
+
 function fail(e: unknown): never {
   if (isSnapdrillError(e)) {
-    process.stderr.write(`snapdrill: ${e.message}\n`);
-    if (e.remedy) process.stderr.write(`remedy: ${e.remedy}\n`);
+    // Messages may quote a helper's stderr or a path from a disk: terminal-safe, like everything else shown.
+    process.stderr.write(`snapdrill: ${terminalSafe(e.message, { multiline: true })}\n`);
+    if (e.remedy) process.stderr.write(`remedy: ${terminalSafe(e.remedy)}\n`);
     process.exit(e.exitCode);
   }
   process.stderr.write(`snapdrill: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -108,13 +116,13 @@ async function runCommand(argv: Record<string, unknown>): Promise<void> {
     await progress.stop();
     const { report, reportDir, files } = outcome;
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify(jsonSummary(report, reportDir, files), null, 2)}\n`);
+      process.stdout.write(`${jsonForTerminal(jsonSummary(report, reportDir, files), 2)}\n`);
     } else {
       const c = report.summary.byConsistency;
       process.stderr.write(
         `\n${report.summary.total} snapshot(s): ${c['application-consistent']} application-consistent, ${c['crash-consistent']} crash-consistent, ${c.corrupt} corrupt, ${c.unknown} unknown; ${report.summary.failed} failed the policy\n`,
       );
-      for (const e of report.errors) process.stderr.write(`harness error (${e.code}): ${e.message}${e.remedy ? `\n  remedy: ${e.remedy}` : ''}\n`);
+      for (const e of report.errors) process.stderr.write(`harness error (${e.code}): ${terminalSafe(e.message)}${e.remedy ? `\n  remedy: ${terminalSafe(e.remedy)}` : ''}\n`);
       process.stderr.write(`report: ${files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir}\n`);
     }
     process.exitCode = report.exitCode;
@@ -265,8 +273,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
           .epilogue(`${EXIT_CODES}\n  diagnose exits 0 when it could read the console (whether or not a cause matched), 2 on bad input, 3 when AWS could not be reached.`),
       async (argv) => {
         const { diagnoseInput, formatDiagnosis, readTranscript, writeDiagnoseHtml } = await import('./diagnose/command.js');
-        // yargs keeps a lone "-" (standard input) among the plain arguments rather than in the positional.
-        const file = ((argv.console as string | undefined) || (argv.transcript as string | undefined) || (argv._.includes('-') || argv.console === '' ? '-' : undefined)) as string | undefined;
+        // yargs turns a lone "-" (standard input) into an empty string for a string option or positional.
+        const file = stdinOrFile(argv.console as string | undefined) ?? stdinOrFile(argv.transcript as string | undefined) ?? (argv._.includes('-') ? '-' : undefined);
         if (file && argv.instance) throw new ConfigError('', 'give one console: a transcript file (or - for standard input), or --instance ID');
         if (!file && !argv.instance && !argv.snapshot) throw new ConfigError('', 'give a console (a transcript file, - for standard input, or --instance ID with -c CONFIG), or --snapshot ID with -c CONFIG');
         if ((argv.instance || argv.snapshot) && !argv.config) throw new ConfigError('', `${argv.instance ? '--instance' : '--snapshot'} needs -c CONFIG`);
@@ -289,46 +297,60 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
         if (argv.html) writeDiagnoseHtml(argv.html as string, input, out.diagnosis);
         if (argv.json) {
           const { diagnosis: _d, ...rest } = out;
-          process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+          process.stdout.write(`${jsonForTerminal(rest, 2)}\n`);
         } else process.stdout.write(formatDiagnosis(out, input.text));
       },
     )
     .command(
       'gc',
-      'Remove what killed runs left behind (scratch copies, loop devices, mounts, processes), from their ledgers',
+      'Remove what killed runs left behind (scratch copies, loop devices, mounts, processes; with -c: cloud resources), from their ledgers',
       (y) =>
         stateDirOption(y)
-          .option('config', { alias: 'c', type: 'string', describe: 'With an aws provider: remove expired snapdrill resources from the account instead of local leftovers' })
+          .option('config', { alias: 'c', type: 'string', describe: 'With an aws provider: also remove expired snapdrill resources from the account (helpers first); with a local one: its scratchDir is a scratch root' })
+          .option('scratch-dir', { type: 'string', array: true, describe: 'A scratch root local leftovers may lie under (repeatable; besides /var/tmp/snapdrill and the one each run recorded)' })
           .option('dry-run', { type: 'boolean', describe: 'Only list what would be removed (the default on an interactive terminal without --yes)' })
           .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Remove without asking, also on a terminal' })
           .option('json', { type: 'boolean', default: false, describe: 'Print the outcome as JSON' })
-          .epilogue(`${EXIT_CODES}\n  gc exits 0 when everything left over was removed (or would be), 3 when something could not be removed.`),
+          .epilogue(
+            `${EXIT_CODES}\n  gc exits 0 when everything left over was removed (or would be), 3 when something could not be removed or was refused.\n\n` +
+              'gc acts only on ledgers it wrote: the state directory and its runs/ owned by this user and 0700 (a looser one of ours is set to 0700 with a warning), each ledger a regular file of this user that nobody else can write.\n' +
+              'In them it refuses (reports, never acts on) paths outside the scratch roots, pids <= 1 and processes recorded without their start time; it signals only recorded pids, and a process group only when recorded as one the run created.',
+          ),
       async (argv) => {
-        const dryRun = argv['dry-run'] ?? (process.stdin.isTTY && !argv.yes);
+        const { DEFAULT_SCRATCH_DIR } = await import('./config/load.js');
+        const { resolve } = await import('node:path');
+        const dryRun = Boolean(argv['dry-run'] ?? (process.stdin.isTTY && !argv.yes));
         const cfg = argv.config ? loadConfig(argv.config as string) : undefined;
+        const stateDir = (argv['state-dir'] as string | undefined) ?? defaultStateDir();
+        const scratchRoots = [DEFAULT_SCRATCH_DIR, ...((argv['scratch-dir'] as string[] | undefined) ?? []).map((d) => resolve(d)), ...(cfg?.provider.type === 'local' ? [cfg.provider.scratchDir] : [])];
         if (cfg?.provider.type === 'aws') {
-          // The provider installs the releaser of AWS records, so ledgers of killed AWS runs are settled too.
-          new AwsProvider(cfg.provider, 'gc', []);
-          const ledgers = await collectGarbage((argv['state-dir'] as string | undefined) ?? defaultStateDir(), { dryRun: Boolean(dryRun) });
-          for (const o of ledgers) process.stderr.write(`${o.action.padEnd(16)} ${o.resource} (ledger of run ${o.runId})${o.error ? `: ${o.error}` : ''}\n`);
-          const left = await collectAwsGarbage(sdkEc2Api(createEc2Client(cfg.provider)), { dryRun: Boolean(dryRun) });
-          if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun: Boolean(dryRun), resources: left }, null, 2)}\n`);
+          // The provider installs the releaser of AWS records, so ledgers of killed AWS runs are settled too: helpers
+          // first, then volumes detached by force; each wait bounded so that one pass settles a killed run.
+          new AwsProvider(cfg.provider, 'gc', [], { waits: { attach: { timeoutMs: 120_000, pollMs: 2000, reason: 'volume detached' } } });
+        }
+        const ledgers = await collectGarbage(stateDir, { dryRun, scratchRoots });
+        for (const w of ledgers.warnings) process.stderr.write(`warning: ${w}\n`);
+        const ledgerFailed = ledgers.outcomes.some((o) => o.action === 'failed' || o.action === 'refused');
+        if (cfg?.provider.type === 'aws') {
+          for (const o of ledgers.outcomes) process.stderr.write(`${o.action.padEnd(16)} ${o.resource} (ledger of run ${o.runId})${o.error ? `: ${o.error}` : ''}\n`);
+          const left = await collectAwsGarbage(sdkEc2Api(createEc2Client(cfg.provider)), { dryRun });
+          if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun, resources: left, ledgers: ledgers.outcomes, warnings: ledgers.warnings }, null, 2)}\n`);
           else if (left.length === 0) process.stdout.write('nothing left over\n');
           else {
             for (const l of left) process.stdout.write(`${l.action.padEnd(16)} ${l.kind} ${l.id} (run ${l.runId}, expires ${l.expiresAt || 'never set'})${l.error ? `: ${l.error}` : ''}\n`);
             if (dryRun) process.stdout.write('dry run: nothing removed; re-run with --yes to remove\n');
           }
-          if (left.some((l) => l.action === 'failed') || ledgers.some((o) => o.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
+          if (left.some((l) => l.action === 'failed') || ledgerFailed) process.exitCode = ExitCode.Infrastructure;
           return;
         }
-        const out = await collectGarbage((argv['state-dir'] as string | undefined) ?? defaultStateDir(), { dryRun: Boolean(dryRun) });
-        if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun: Boolean(dryRun), resources: out }, null, 2)}\n`);
+        const out = ledgers.outcomes;
+        if (argv.json) process.stdout.write(`${JSON.stringify({ dryRun, resources: out, warnings: ledgers.warnings }, null, 2)}\n`);
         else if (out.length === 0) process.stdout.write('nothing left over\n');
         else {
           for (const o of out) process.stdout.write(`${o.action.padEnd(16)} ${o.resource} (run ${o.runId})${o.error ? `: ${o.error}` : ''}\n`);
           if (dryRun) process.stdout.write('dry run: nothing removed; re-run with --yes to remove\n');
         }
-        if (out.some((o) => o.action === 'failed')) process.exitCode = ExitCode.Infrastructure;
+        if (ledgerFailed) process.exitCode = ExitCode.Infrastructure;
       },
     )
     .demandCommand(1, 'name a command: run, plan, checks, validate, diagnose or gc')

@@ -70,6 +70,22 @@ export class SnapshotUnusableError extends SnapdrillError {
   }
 }
 
+/**
+ * NetworkNotQuarantinedError refuses to launch helpers or boot-test instances on AWS without an explicit subnet and
+ * security groups: a restored disk may be hostile, and the default subnet and security group usually reach the
+ * internet and production. Raised before anything is created; `missing` names the configuration fields.
+ */
+export class NetworkNotQuarantinedError extends SnapdrillError {
+  readonly missing: string[];
+  constructor(what: string, missing: string[], where: string) {
+    super('network-not-quarantined', `refusing to launch ${what} without an explicit network: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set, so ${what} would land in the default subnet and security group of ${where}`, {
+      source: 'user',
+      remedy: `set ${missing.join(' and ')} to a quarantine subnet (no route to the internet or production; VPC endpoints for SSM, EC2 and S3) and security groups that allow no inbound traffic (SSH helpers: port 22 from snapdrill only), or set provider.allowDefaultNetwork: true to accept the default network`,
+    });
+    this.missing = missing;
+  }
+}
+
 /** InterruptedError marks work abandoned because the run received SIGINT or SIGTERM. */
 export class InterruptedError extends SnapdrillError {
   constructor(signal: string) {

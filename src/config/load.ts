@@ -92,6 +92,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
                 : {}),
             },
             estimatedHours: provider.estimatedHours ?? 1,
+            allowDefaultNetwork: provider.allowDefaultNetwork ?? false,
           }
         : {
             type: 'local',
@@ -104,6 +105,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
       restoreMs: parseDuration(r.timeouts?.restore ?? '30m'),
       attachMs: parseDuration(r.timeouts?.attach ?? '2m'),
       checkMs: parseDuration(r.timeouts?.check ?? '10m'),
+      snapshotMs: parseDuration(r.timeouts?.snapshot ?? '2h'),
     },
     output: {
       dir: path.resolve(baseDir, (r.output?.dir as string | undefined) ?? 'reports'),
@@ -120,6 +122,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
       exclude: r.databases?.exclude ?? [],
       sqliteScan: r.databases?.sqliteScan ?? true,
       startupTimeoutMs: parseDuration(r.databases?.startupTimeout ?? '10m'),
+      maxPerFilesystem: r.databases?.maxPerFilesystem ?? 100,
       canaries: ((r.databases?.canaries ?? []) as Record<string, any>[]).map((c) => {
         const { freshWithin, ...rest } = c;
         return { ...rest, ...(freshWithin ? { freshWithinMs: parseDuration(freshWithin as string) } : {}) } as Canary;

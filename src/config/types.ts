@@ -54,6 +54,11 @@ export interface AwsProviderConfig {
     ssmOutput?: { bucket: string; prefix: string };
   };
   estimatedHours: number;
+  /**
+   * Run helpers and boot tests in the AZ's default subnet and security group when none is configured.
+   * Default false: without helper.subnetId and helper.securityGroupIds (or boot.*), nothing is created.
+   */
+  allowDefaultNetwork: boolean;
 }
 
 /** ProviderConfig is the discriminated union of provider settings. */
@@ -95,6 +100,8 @@ export interface DatabaseOptions {
   exclude: string[];
   sqliteScan: boolean;
   startupTimeoutMs: number;
+  /** Databases checked per filesystem; beyond it the filesystem's database part is unknown (the first ones are still checked). */
+  maxPerFilesystem: number;
   canaries: Canary[];
 }
 
@@ -128,7 +135,8 @@ export interface Config {
   provider: ProviderConfig;
   snapshots: SnapshotSelector[];
   concurrency: number;
-  timeouts: { restoreMs: number; attachMs: number; checkMs: number };
+  /** snapshotMs: the deadline of one snapshot (or set), from restore to boot test; past it, what is left does not run and the snapshot is unknown. */
+  timeouts: { restoreMs: number; attachMs: number; checkMs: number; snapshotMs: number };
   output: { dir: string; formats: ReportFormat[] };
   policy: Policy;
   databases: DatabaseOptions;

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Diagnosis, LintResult } from '../boot/types.js';
 import { ConfigError } from '../errors.js';
 import { renderDiagnosePage } from '../report/console.js';
+import { terminalSafe } from '../util/sanitize.js';
 import { diagnose } from './engine.js';
 
 /** DiagnoseInput is a console transcript from wherever it came, with what else is known about the machine. */
@@ -23,7 +24,7 @@ export interface DiagnoseOutput {
   screenshot: boolean;
 }
 
-/** readTranscript reads --console FILE ("-" for stdin), refusing an empty one by name. */
+/** readTranscript reads --console FILE ("-" for stdin), refusing an empty one by name. Invalid UTF-8 becomes U+FFFD. */
 export function readTranscript(file: string): DiagnoseInput {
   let text: string;
   try {
@@ -50,7 +51,7 @@ export function formatDiagnosis(out: DiagnoseOutput, text: string): string {
     const tail = text.split('\n').filter((l) => l.trim()).slice(-5);
     lines.push(`No known failure signature in ${out.lines} line(s) of console output from ${out.source}.`);
     lines.push('snapdrill does not guess. The last lines were:');
-    for (const l of tail) lines.push(`  | ${l.trim()}`);
+    for (const l of tail) lines.push(`  | ${terminalSafe(l).trim()}`);
     lines.push('If the instance fails its status checks anyway, look at the screenshot (EC2 GetConsoleScreenshot) and lint the root volume: snapdrill diagnose --snapshot ID -c CONFIG.');
   }
   out.causes.forEach((c, i) => {
@@ -67,7 +68,9 @@ export function formatDiagnosis(out: DiagnoseOutput, text: string): string {
     else if (!l.findings.length) lines.push(`Pre-boot lint of ${l.target}: nothing found`);
     else for (const f of l.findings) lines.push(`Lint ${f.severity} on ${l.target}: ${f.message} [${f.id}]\n  Fix: ${f.remedy}`);
   }
-  return `${lines.join('\n')}\n`;
+  // The transcript, the matched lines and the lint messages come from a disk or a console: nothing in them may
+  // reach the terminal as a control (each line made safe, and then the whole text once more).
+  return `${terminalSafe(lines.map((l) => l.split('\n').map((x) => terminalSafe(x)).join('\n')).join('\n'), { multiline: true })}\n`;
 }
 
 /** writeDiagnoseHtml writes the self-contained diagnosis page. */

@@ -1,6 +1,7 @@
 import type { Fact } from '../checks/runner.js';
 import type { Canary, Engine } from '../config/types.js';
 import { formatDuration } from '../util/duration.js';
+import { displayBytes, terminalSafe } from '../util/sanitize.js';
 import type { Evidence, Excerpt, Hint } from './types.js';
 
 /** DbState is the closed set of database verdicts (DESIGN.md section 4), plus what could not be decided. */
@@ -37,11 +38,39 @@ export interface DatabaseFinding {
 /** DbTarget is a database discovery found: engine, path, filesystem. */
 export interface DbTarget {
   engine: Engine;
+  /** Path within its filesystem, for display: safe on a terminal, unambiguous (other bytes as \xNN). */
   path: string;
+  /** The path's raw bytes, base64: what the checks use to find it (never rewritten). */
+  pathB64?: string;
   filesystem: string;
   version?: string;
   lockBytes?: number;
   missing?: boolean;
+}
+
+const ENGINES: Engine[] = ['postgresql', 'mariadb', 'sqlite', 'mongodb'];
+
+/** dbTargetsFrom reads the dbfind check's `database` facts; with the raw bytes of a path (pathB64) the display path is made from them. */
+export function dbTargetsFrom(facts: Fact[], filesystem: string): DbTarget[] {
+  return facts
+    .filter((f) => f.fact === 'database')
+    .flatMap((f): DbTarget[] => {
+      const v = (f.value ?? {}) as { engine?: Engine; path?: unknown; pathB64?: unknown; version?: unknown; lockBytes?: unknown; missing?: unknown };
+      const raw = typeof v.pathB64 === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v.pathB64) ? Buffer.from(v.pathB64, 'base64') : undefined;
+      const shown = raw ? displayBytes(raw) : typeof v.path === 'string' ? terminalSafe(v.path) : undefined;
+      if (!v.engine || !ENGINES.includes(v.engine) || !shown) return [];
+      return [
+        {
+          engine: v.engine,
+          path: shown,
+          ...(raw ? { pathB64: raw.toString('base64') } : {}),
+          filesystem,
+          ...(typeof v.version === 'string' && v.version ? { version: terminalSafe(v.version).slice(0, 40) } : {}),
+          ...(typeof v.lockBytes === 'number' ? { lockBytes: v.lockBytes } : {}),
+          ...(v.missing ? { missing: true } : {}),
+        },
+      ];
+    });
 }
 
 /** newDbFinding starts a finding for a target, state unknown until a judge decides. */
@@ -73,6 +102,37 @@ export function applySkipped(f: DatabaseFinding, facts: Fact[]): boolean {
   f.evidence.push({ key: `${f.engine}.skipped`, value: s.reason, text: s.reason });
   if (s.remedy) f.hints.push({ text: `${f.engine} at ${f.path} was not checked: ${s.reason}`, remedy: s.remedy });
   return true;
+}
+
+/** noteAside records the configuration files the check moved aside on the copy (the engine ran with snapdrill's settings only), with what they would have set. */
+export function noteAside(f: DatabaseFinding, facts: Fact[]): void {
+  const aside = factValue<{ file: string; settings?: string }[]>(facts, 'aside');
+  if (!aside?.length) return;
+  f.evidence.push({
+    key: `${f.engine}.config_aside`,
+    value: aside.map((a) => a.file),
+    text: `moved aside on the copy, not read by the engine (it ran with snapdrill's settings only): ${aside.map((a) => a.file).join(', ')}`,
+  });
+  const set = aside.filter((a) => a.settings).map((a) => `${a.file}:\n${a.settings}`).join('\n');
+  if (set) f.excerpts.push({ title: 'configuration in the data directory (not applied)', exitCode: null, text: set });
+}
+
+/** refusing wraps a database judge: a file of the database that the check refused to read (a symlink leading off the snapshot, a special file) makes it unknown, whatever else the facts say, because the disk pointed the check away from itself. */
+export function refusing(judge: (t: DbTarget, facts: Fact[]) => DatabaseFinding): (t: DbTarget, facts: Fact[]) => DatabaseFinding {
+  return (t, facts) => {
+    const f = judge(t, facts);
+    const refused = facts.filter((x) => x.fact === 'refused').map((x) => x.value as { path: string; reason: string });
+    if (!refused.length) return f;
+    for (const r of refused.slice(0, 20)) f.evidence.push({ key: `${t.engine}.refused`, value: r.path, text: `${r.path}: ${r.reason}; not read` });
+    const first = refused[0]!;
+    f.state = 'unknown';
+    f.summary = `${refused.length} file(s) of this database were refused (${first.path}: ${first.reason}); the verdict would rest on what the disk pointed at, not on the disk`;
+    f.hints.push({
+      text: 'a file of the data directory leads outside the snapshot (or is a device/FIFO): on the source machine it may be another volume (pg_wal, a tablespace) or a planted link',
+      remedy: 'verify the volumes it points at together with this one (a snapshot set); if nothing should be there, treat the disk as tampered with',
+    });
+    return f;
+  };
 }
 
 /** judgeMongo reports a MongoDB dbPath as found but not checked, with what the lock file says. */

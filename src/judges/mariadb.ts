@@ -1,5 +1,5 @@
 import type { Fact } from '../checks/runner.js';
-import { applySkipped, factValue, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
+import { applySkipped, noteAside, factValue, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
 
 /** RedoCheckpoint is the newer of the two checkpoint blocks of a 10.8+ ib_logfile0. */
 export interface RedoCheckpoint {
@@ -89,6 +89,7 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
     ev.push({ key: 'mariadb.open_tables', value: tables.open.map((t) => t[0]), text: `${tables.open.length} MyISAM/Aria table(s) left open (not closed by a clean shutdown): ${tables.open.map((t) => `${t[0]} (Status: ${t[1]})`).slice(0, 5).join(', ')}` });
   }
   if (applySkipped(f, facts)) return f;
+  noteAside(f, facts);
   const corrupt: string[] = [];
   const unknown: string[] = [];
   const start = factValue<{ ready: boolean; died: boolean; seconds: number; timeoutSeconds: number; keyLines: string; log: string }>(facts, 'startup');

@@ -1,5 +1,5 @@
 import type { Fact } from '../checks/runner.js';
-import { applySkipped, factValue, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
+import { applySkipped, noteAside, factValue, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
 
 /** parseControldata reads `pg_controldata` "Key: value" lines. */
 export function parseControldata(text: string): Map<string, string> {
@@ -42,6 +42,7 @@ export function judgePostgres(t: DbTarget, facts: Fact[]): DatabaseFinding {
     if (files.backupLabel) f.excerpts.push({ title: 'backup_label', text: files.backupLabel });
   }
   if (applySkipped(f, facts)) return f;
+  noteAside(f, facts);
   const cd = factValue<{ exitCode: number; output: string }>(facts, 'controldata');
   if (!cd) {
     f.summary = 'the postgresql check printed no pg_controldata result';

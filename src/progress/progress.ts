@@ -2,6 +2,7 @@ import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2
 import type { RunEvents } from '../run/events.js';
 import type { SnapshotResult } from '../run/types.js';
 import { formatDuration } from '../util/duration.js';
+import { terminalSafe } from '../util/sanitize.js';
 
 /** ProgressMode selects how progress is shown: a live task list, plain lines, or nothing. */
 export type ProgressMode = 'tty' | 'plain' | 'none';
@@ -24,9 +25,10 @@ function useColor(stream: NodeJS.WriteStream): boolean {
 
 const COLORS: Record<string, string> = { 'application-consistent': '32', 'crash-consistent': '33', corrupt: '31', unknown: '90' };
 
+/** verdictLine is one snapshot's verdict for the terminal: its id and summary (disk-derived text) made safe first, then our own colour. */
 function verdictLine(r: SnapshotResult, color: boolean): string {
   const v = color ? `\u001b[${COLORS[r.consistency]}m${r.consistency}\u001b[0m` : r.consistency;
-  return `${r.id}: ${v}, boot ${r.boot}, policy ${r.policy.pass ? 'pass' : 'FAIL'} (${r.summary})`;
+  return `${terminalSafe(r.id)}: ${v}, boot ${r.boot}, policy ${r.policy.pass ? 'pass' : 'FAIL'} (${terminalSafe(r.summary)})`;
 }
 
 /** LineProgress prints one line per phase and per verdict: for logs, CI and pipes. */
@@ -38,17 +40,18 @@ export class LineProgress implements Progress {
   start(ids: string[]): void {
     this.write(`verifying ${ids.length} snapshot(s)`);
   }
+  // Phase names carry paths found on the disk ("check sqlite /srv/…"): every such string is made terminal-safe.
   phaseStart(id: string, phase: string): void {
-    this.write(`${id}: ${phase} ...`);
+    this.write(`${terminalSafe(id)}: ${terminalSafe(phase)} ...`);
   }
   phaseEnd(id: string, phase: string, ok: boolean, ms: number): void {
-    this.write(`${id}: ${phase} ${ok ? 'done' : 'FAILED'} in ${formatDuration(ms)}`);
+    this.write(`${terminalSafe(id)}: ${terminalSafe(phase)} ${ok ? 'done' : 'FAILED'} in ${formatDuration(ms)}`);
   }
   snapshotDone(r: SnapshotResult): void {
     this.write(verdictLine(r, useColor(this.out)));
   }
   message(text: string): void {
-    this.write(text);
+    this.write(terminalSafe(text));
   }
   async stop(): Promise<void> {}
 }
@@ -73,10 +76,10 @@ export class ListrProgress implements Progress {
   private running: Promise<unknown> | undefined;
 
   start(ids: string[]): void {
-    for (const id of ids) this.entries.set(id, { title: `${id}: queued` });
+    for (const id of ids) this.entries.set(id, { title: `${terminalSafe(id)}: queued` });
     const list = new Listr(
       ids.map((id) => ({
-        title: `${id}: queued`,
+        title: `${terminalSafe(id)}: queued`,
         task: (_ctx: unknown, task: ListrTaskWrapper<unknown, any, any>) =>
           new Promise<void>((resolve, reject) => {
             const e = this.entries.get(id)!;
@@ -99,6 +102,7 @@ export class ListrProgress implements Progress {
   private setTitle(id: string, title: string) {
     const e = this.entries.get(id);
     if (!e) return;
+    title = terminalSafe(title);
     e.title = title;
     if (e.task) e.task.title = title;
   }
@@ -123,7 +127,7 @@ export class ListrProgress implements Progress {
   }
 
   message(text: string): void {
-    process.stderr.write(`${text}\n`);
+    process.stderr.write(`${terminalSafe(text)}\n`);
   }
 
   async stop(): Promise<void> {

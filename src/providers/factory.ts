@@ -9,6 +9,6 @@ export function createProvider(config: Config, runId: string): Provider {
     case 'local':
       return new LocalProvider(config.provider, runId);
     case 'aws':
-      return new AwsProvider(config.provider, runId, config.snapshots);
+      return new AwsProvider(config.provider, runId, config.snapshots, { boot: config.boot });
   }
 }

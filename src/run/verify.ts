@@ -2,7 +2,8 @@ import type { CheckRegistry } from '../checks/registry.js';
 import { runCheck, runLibraryCommand, type CheckRun, type Fact } from '../checks/runner.js';
 import type { Config, Consistency, Engine } from '../config/types.js';
 import { errorMessage, InterruptedError, isSnapdrillError } from '../errors.js';
-import { canariesFor, encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
+import { canariesFor, encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, refusing, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
+import { applySnapshotDeadline, deadlineRun, judgeDatabaseRun, judgeDatabaseSearch, judgeDiscoveryLimits, judgeFilesystemRun, limitLint, unfinishedFsFinding } from '../judges/limits.js';
 import { judgeDiscovery, type FsTarget } from '../judges/discovery.js';
 import { judgeExt4 } from '../judges/ext4.js';
 import { judgeMariadb } from '../judges/mariadb.js';
@@ -13,7 +14,7 @@ import type { FilesystemFinding } from '../judges/types.js';
 import { judgeSnapshot, type SnapshotVerdict as Verdict } from '../judges/snapshot.js';
 import { judgeXfs } from '../judges/xfs.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { processStartTicks } from '../ledger/resources.js';
+import { processRecord } from '../ledger/resources.js';
 import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../providers/provider.js';
 import type { RunEvents } from './events.js';
 import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from './types.js';
@@ -29,9 +30,9 @@ const FS_JUDGES: Record<string, (t: FsTarget, facts: Fact[]) => FilesystemFindin
 
 /** DB_JUDGES maps an engine to the pure function that judges its database check's facts. */
 const DB_JUDGES: Partial<Record<Engine, (t: DbTarget, facts: Fact[]) => DatabaseFinding>> = {
-  postgresql: judgePostgres,
-  mariadb: judgeMariadb,
-  sqlite: judgeSqlite,
+  postgresql: refusing(judgePostgres),
+  mariadb: refusing(judgeMariadb),
+  sqlite: refusing(judgeSqlite),
 };
 
 /** MOUNTABLE are the filesystem states whose (replayed) scratch copy is mounted to look for databases. */
@@ -42,16 +43,6 @@ const LINTABLE = new Set([...MOUNTABLE, 'corrupt']);
 
 /** b64 encodes a value passed to a check script that may hold any character. */
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-
-/** dbTargetsFrom reads the dbfind check's facts. */
-function dbTargetsFrom(facts: Fact[], filesystem: string): DbTarget[] {
-  return facts
-    .filter((f) => f.fact === 'database')
-    .map((f) => {
-      const v = f.value as { engine: Engine; path: string; version?: string; lockBytes?: number; missing?: boolean };
-      return { engine: v.engine, path: v.path, filesystem, ...(v.version ? { version: v.version } : {}), ...(v.lockBytes !== undefined ? { lockBytes: v.lockBytes } : {}), ...(v.missing ? { missing: true } : {}) };
-    });
-}
 
 /** VerifyDeps are what verification needs; all of it is injected so tests can use real parts selectively. */
 export interface VerifyDeps {
@@ -117,21 +108,33 @@ function blocked(check: string, target: string, by: string): CheckRunSummary {
   return { check, target, status: 'skipped', exitCode: null, durationMs: 0, reason: `blocked by: ${by}`, protocolErrors: [] };
 }
 
-/** findingForUnfinishedRun describes a filesystem whose check did not produce a usable result: skipped, timed out, failed. */
-function findingForUnfinishedRun(t: FsTarget, run: CheckRun): FilesystemFinding {
-  return {
-    target: t.target,
-    device: t.device,
-    sizeBytes: t.sizeBytes,
-    ...(t.fstype ? { fstype: t.fstype } : {}),
-    ...(t.uuid ? { uuid: t.uuid } : {}),
-    ...(t.label ? { label: t.label } : {}),
-    state: 'unknown',
-    summary: `${run.check} check ${run.status}: ${run.reason ?? 'no result'}`,
-    evidence: [{ key: `${run.check}.status`, value: run.status, text: run.reason ?? run.status }],
-    hints: run.remedy ? [{ text: `the ${run.check} check could not run to completion`, remedy: run.remedy }] : [],
-    excerpts: run.stderrTail ? [{ title: `${run.check} stderr`, exitCode: run.exitCode, text: run.stderrTail }] : [],
-  };
+/**
+ * SnapshotClock is the deadline of one snapshot or set (timeouts.snapshot): its signal aborts the checks in flight
+ * when the deadline passes (or the run is interrupted), and it records what the deadline stopped.
+ */
+export class SnapshotClock {
+  readonly signal: AbortSignal;
+  readonly stopped: string[] = [];
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly deadlineMs: number,
+    runSignal: AbortSignal,
+  ) {
+    this.signal = AbortSignal.any([runSignal, this.controller.signal]);
+    this.timer = setTimeout(() => this.controller.abort('snapshot deadline'), deadlineMs);
+    this.timer.unref();
+  }
+
+  /** expired says whether the deadline has passed. */
+  get expired(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 /** SetInfo is what a result says about the multi-volume snapshot set it was verified with. */
@@ -165,6 +168,7 @@ class Verification {
     readonly snap: SnapshotInfo,
     private readonly deps: VerifyDeps,
     private readonly owner: string,
+    private readonly clock: SnapshotClock,
   ) {}
 
   async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -195,18 +199,30 @@ class Verification {
     const { registry, provider, config, signal, ledger } = this.deps;
     const def = registry.get(id);
     const held: { release(): Promise<void> }[] = [];
+    const what = `${id} ${vars.SNAPDRILL_DBPATH ?? target}`;
+    // Past the snapshot deadline nothing more starts; what was in flight is aborted and recorded as such.
+    if (this.clock.expired && !signal.aborted) {
+      const run = deadlineRun(id, target, this.clock.deadlineMs, false);
+      this.clock.stopped.push(what);
+      this.checks.push(summarizeRun(run));
+      return run;
+    }
     try {
-      const run = await runCheck(registry, def, provider.shell(this.attachedVol), {
+      let run = await runCheck(registry, def, provider.shell(this.attachedVol), {
         target,
         scratch,
         vars,
         defaultTimeoutMs: config.timeouts.checkMs,
-        signal,
+        signal: this.clock.signal,
         onLocalProcess: (pid) => {
-          const ticks = processStartTicks(pid);
-          held.push(ledger.acquire(this.owner, { kind: 'process', pid, what: `check ${id} on ${target}`, ...(ticks ? { startTicks: ticks } : {}) }));
+          // Spawned detached: the check leads its own process group, which holds its sandboxes too.
+          held.push(ledger.acquire(this.owner, processRecord(pid, `check ${id} on ${target}`, { group: true })));
         },
       });
+      if (run.status === 'interrupted' && !signal.aborted && this.clock.expired) {
+        run = deadlineRun(id, target, this.clock.deadlineMs, true, run.durationMs);
+        this.clock.stopped.push(what);
+      }
       this.checks.push(summarizeRun(run));
       if (run.status === 'interrupted') throw new InterruptedError(String(signal.reason ?? 'signal'));
       return run;
@@ -254,29 +270,33 @@ class Verification {
     try {
       const discover = await this.phase('discover', () => this.check('discover', attached.device, restored.scratch));
       if (discover.status !== 'ran') {
-        this.findings = [findingForUnfinishedRun({ target: 'disk', device: attached.device, sizeBytes: this.snap.sizeBytes }, discover)];
+        this.findings = [unfinishedFsFinding({ target: 'disk', device: attached.device, sizeBytes: this.snap.sizeBytes }, discover)];
         return;
       }
       const d = judgeDiscovery(discover.facts, (fstype) => registry.forFilesystem(fstype).length > 0);
       const findings = [...d.findings];
+      const cut = judgeDiscoveryLimits(discover, attached.device, this.snap.sizeBytes);
+      if (cut) findings.push(cut);
       this.findings = findings;
       for (const t of d.targets) {
         for (const def of registry.forFilesystem(t.fstype!)) {
           const run = await this.phase(`check ${def.id} ${t.target}`, () => this.check(def.id, t.device, restored.scratch));
-          const judge = FS_JUDGES[def.id];
-          if (run.status !== 'ran') findings.push(findingForUnfinishedRun(t, run));
-          else if (judge) findings.push(judge(t, run.facts));
+          const finding = judgeFilesystemRun(t, run, FS_JUDGES[def.id]);
+          if (finding) findings.push(finding);
         }
       }
       if (config.databases.enabled) {
         const found: DbTarget[] = [];
         for (const t of d.targets) {
-          const fsFinding = findings.find((f) => f.target === t.target);
+          const i = findings.findIndex((f) => f.target === t.target);
+          const fsFinding = findings[i];
           if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) {
             this.checks.push(blocked('dbfind', t.device, `filesystem ${t.target} is ${fsFinding?.state ?? 'unchecked'}`));
             continue;
           }
-          found.push(...(await this.inspectDatabases(t, fsFinding, restored.scratch)));
+          const searched = await this.inspectDatabases(t, fsFinding, restored.scratch);
+          findings[i] = searched.finding;
+          found.push(...searched.targets);
         }
         this.canaries.push(...missingCanaries(config.databases.canaries, found, this.snap.tags));
       }
@@ -291,8 +311,8 @@ class Verification {
     }
   }
 
-  /** inspectDatabases mounts one replayed filesystem, finds its databases, checks each (concurrently) and unmounts it. */
-  private async inspectDatabases(t: FsTarget, fsFinding: FilesystemFinding, scratch: string): Promise<DbTarget[]> {
+  /** inspectDatabases mounts one replayed filesystem, finds its databases, checks each (concurrently, at most databases.maxPerFilesystem) and unmounts it. */
+  private async inspectDatabases(t: FsTarget, fsFinding: FilesystemFinding, scratch: string): Promise<{ targets: DbTarget[]; finding: FilesystemFinding }> {
     const { config, registry, provider, signal } = this.deps;
     const fsVars = { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' };
     const dbc = config.databases;
@@ -303,17 +323,12 @@ class Verification {
           SNAPDRILL_EXCLUDE: b64(dbc.exclude.join('\n')),
           SNAPDRILL_INCLUDE: b64(dbc.include.map((i) => `${i.engine}\t${i.path}`).join('\n')),
           SNAPDRILL_SQLITE_SCAN: dbc.sqliteScan ? '1' : '0',
+          SNAPDRILL_MAX_DATABASES: String(dbc.maxPerFilesystem),
         }),
       );
-      const mount = find.facts.find((f) => f.fact === 'mount')?.value as { ok: boolean; output?: string } | undefined;
-      if (find.status !== 'ran' || !mount?.ok) {
-        fsFinding.evidence.push({ key: 'data.mount', value: false, text: `could not mount ${t.target} to look for databases: ${mount?.output ?? find.reason ?? 'no result'}` });
-        fsFinding.state = 'unknown';
-        fsFinding.summary = `${fsFinding.summary}; but the filesystem could not be mounted to look for databases`;
-        return [];
-      }
-      const targets = dbTargetsFrom(find.facts, t.target);
-      const judged = await mapLimit(targets, 4, async (db): Promise<DatabaseFinding> => {
+      const search = judgeDatabaseSearch(fsFinding, find, dbc.maxPerFilesystem);
+      if (!search.searched) return { targets: [], finding: search.finding };
+      const judged = await mapLimit(search.targets, 4, async (db): Promise<DatabaseFinding> => {
         if (db.missing) {
           const f = newDbFinding(db);
           f.summary = `configured ${db.engine} path ${db.path} does not exist on ${t.target}`;
@@ -333,20 +348,16 @@ class Verification {
           this.check(def.id, t.device, scratch, {
             ...fsVars,
             SNAPDRILL_DBPATH: db.path,
+            SNAPDRILL_DBPATH_B64: db.pathB64 ?? b64(db.path),
             SNAPDRILL_DB_TIMEOUT: String(Math.ceil(dbc.startupTimeoutMs / 1000)),
             SNAPDRILL_CANARIES: encodeCanaries(mine),
           }),
         );
         this.canaries.push(...evaluateCanaries(db, run.facts, mine, this.snap.startTime));
-        if (run.status === 'ran' || run.status === 'skipped') return judge(db, run.facts);
-        const f = newDbFinding(db);
-        f.summary = `${def.id} check ${run.status}: ${run.reason ?? 'no result'}`;
-        if (run.remedy) f.hints.push({ text: f.summary, remedy: run.remedy });
-        if (run.stderrTail) f.excerpts.push({ title: `${def.id} stderr`, exitCode: run.exitCode, text: run.stderrTail });
-        return f;
+        return judgeDatabaseRun(db, run, judge);
       });
       this.databases.push(...judged);
-      return targets;
+      return { targets: search.targets, finding: search.finding };
     } finally {
       await this.phase(`unmount ${t.target}`, () =>
         runLibraryCommand(registry, provider.shell(this.attachedVol), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
@@ -363,7 +374,7 @@ class Verification {
         const run = await this.phase(`lint ${t.target}`, () =>
           this.check('bootlint', t.device, restored.scratch, { SNAPDRILL_FSTYPE: t.fstype ?? 'auto', SNAPDRILL_UUIDS: uuids, SNAPDRILL_TARGET_NVME: this.deps.config.boot.targetNvme ? '1' : '0' }),
         );
-        const res: LintResult = run.status === 'ran' ? judgeBootLint(t.target, run.facts) : { target: t.target, ran: false, reason: `bootlint check ${run.status}: ${run.reason ?? 'no result'}`, findings: [] };
+        const res: LintResult = run.status === 'ran' ? limitLint(judgeBootLint(t.target, run.facts), run) : { target: t.target, ran: false, reason: `bootlint check ${run.status}: ${run.reason ?? 'no result'}`, findings: [] };
         if (res.ran) this.roots.push(t.target);
         if (res.ran || !/not a root filesystem/.test(res.reason ?? '')) this.lint.push(res);
       } catch (e) {
@@ -378,6 +389,11 @@ class Verification {
     const { provider, config, ledger, signal } = this.deps;
     if (!provider.bootTest) {
       this.bootNote = `the ${provider.type} provider cannot boot-test`;
+      return;
+    }
+    if (this.clock.expired) {
+      this.bootNote = 'not boot-tested: the snapshot deadline (timeouts.snapshot) passed';
+      this.clock.stopped.push('boot test');
       return;
     }
     const tagMode = this.snap.tags['snapdrill:boot-mode'];
@@ -404,7 +420,7 @@ class Verification {
     const e = this.stageError;
     return e
       ? { consistency: 'unknown', summary: `could not verify: ${e.message}`, reasons: [`${e.stage}: ${e.message}`], hints: e.remedy ? [{ text: e.message, remedy: e.remedy }] : [] }
-      : judgeSnapshot(this.findings, this.snap.tags, this.databases);
+      : applySnapshotDeadline(judgeSnapshot(this.findings, this.snap.tags, this.databases), this.clock.stopped.length ? { deadlineMs: this.clock.deadlineMs, stopped: this.clock.stopped } : undefined);
   }
 
   result(set?: SetInfo): SnapshotResult {
@@ -477,7 +493,9 @@ export function judgeSet(key: string, members: Verification[]): SetInfo {
 export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Promise<{ results: SnapshotResult[]; errors: HarnessErrorInfo[] }> {
   const key = snaps.length > 1 ? snaps[0]!.set : undefined;
   const owner = key ? `set:${key}` : snaps[0]!.id;
-  const members = snaps.map((s) => new Verification(s, deps, owner));
+  // One deadline for the snapshot, or for the whole set (its members are attached and judged together).
+  const clock = new SnapshotClock(deps.config.timeouts.snapshotMs, deps.signal);
+  const members = snaps.map((s) => new Verification(s, deps, owner, clock));
   let kept: SnapshotResult['kept'];
   try {
     await Promise.all(members.map((m) => m.prepare()));
@@ -509,6 +527,7 @@ export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Prom
       if (root) await (deps.bootSlots ?? new Semaphore(1)).run(() => root.bootTest(members.filter((m) => m !== root)));
     }
   } finally {
+    clock.dispose();
     const lead = members[0]!;
     const keepMs = deps.config.provider.type === 'aws' ? deps.config.provider.keepOnFailureMs : undefined;
     const failed = members.some((m) => !m.result().policy.pass);

@@ -1,9 +1,15 @@
-import { execFile } from '../util/exec.js';
+import { DEFAULT_MAX_BUFFER, execFile } from '../util/exec.js';
 import type { Shell, ShellResult, ShellRunOptions } from './shell.js';
 
 /** LocalShell runs check scripts on this machine with `bash -s`: the local provider's helper is this machine. */
 export class LocalShell implements Shell {
   readonly kind = 'local' as const;
+  /** Stdout characters kept of one run (execFile's capture limit); tests shrink it to exercise paging. */
+  readonly outputLimit: number;
+
+  constructor(opts: { maxOutputBytes?: number } = {}) {
+    this.outputLimit = opts.maxOutputBytes ?? DEFAULT_MAX_BUFFER;
+  }
 
   async run(script: string, opts: ShellRunOptions): Promise<ShellResult> {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', HOME: process.env.HOME ?? '/root' };
@@ -11,6 +17,7 @@ export class LocalShell implements Shell {
       input: script,
       env,
       timeoutMs: opts.timeoutMs,
+      maxBuffer: this.outputLimit,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onLocalProcess ? { onSpawn: opts.onLocalProcess } : {}),
     });

@@ -20,6 +20,11 @@ export interface ShellRunOptions {
 /** Shell runs a bash script on the helper: locally, over SSH or over SSM. The script is self-contained. */
 export interface Shell {
   readonly kind: 'local' | 'ssh' | 'ssm';
+  /**
+   * Characters of stdout one run returns in full; beyond them the transport cuts (and says `truncated`).
+   * Check output longer than this is read back in pages (src/checks/runner.ts). Default: SSM's 24,000.
+   */
+  readonly outputLimit?: number;
   run(script: string, opts: ShellRunOptions): Promise<ShellResult>;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { Client, type ConnectConfig } from 'ssh2';
 import { InfraError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
@@ -80,12 +81,15 @@ export class SshShell implements Shell {
   private client: Client | undefined;
   private jumpClient: Client | undefined;
   private readonly o: SshOptions;
+  /** Stdout kept of one run (maxOutputBytes); longer check output is read back in pages. */
+  readonly outputLimit: number;
 
   constructor(
     private readonly target: SshTarget,
     opts: Partial<SshOptions> = {},
   ) {
     this.o = { ...DEFAULTS, ...opts };
+    this.outputLimit = this.o.maxOutputBytes;
   }
 
   /** connect opens the connection (through the jump host if any), retrying transient failures for retryForMs. */
@@ -128,12 +132,17 @@ export class SshShell implements Shell {
         let truncated = false;
         let timedOut = false;
         let code: number | null = null;
-        const cap = (acc: string, d: Buffer) => {
-          if (acc.length + d.length > this.o.maxOutputBytes) {
+        // Decoders keep a UTF-8 character split across two packets whole.
+        const decoders = { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') };
+        const cut = { out: false, err: false };
+        const cap = (acc: string, d: Buffer, which: 'out' | 'err') => {
+          // Once a stream is cut, nothing more of it is kept: a gap in the middle would look like whole lines.
+          if (cut[which] || acc.length + d.length > this.o.maxOutputBytes) {
+            cut[which] = true;
             truncated = true;
             return acc;
           }
-          return acc + d.toString('utf8');
+          return acc + decoders[which].write(d);
         };
         let settled = false;
         const finish = () => {
@@ -153,8 +162,8 @@ export class SshShell implements Shell {
         const timer = setTimeout(stop, opts.timeoutMs);
         const onAbort = () => stop();
         opts.signal?.addEventListener('abort', onAbort, { once: true });
-        stream.on('data', (d: Buffer) => (stdout = cap(stdout, d)));
-        stream.stderr.on('data', (d: Buffer) => (stderr = cap(stderr, d)));
+        stream.on('data', (d: Buffer) => (stdout = cap(stdout, d, 'out')));
+        stream.stderr.on('data', (d: Buffer) => (stderr = cap(stderr, d, 'err')));
         stream.on('exit', (c: number | null) => (code = c));
         stream.on('close', finish);
         stream.end(script);

@@ -25,10 +25,13 @@ export interface ExecOptions {
   onSpawn?: (pid: number) => void;
 }
 
+/** DEFAULT_MAX_BUFFER is how much of each stream execFile keeps unless told otherwise: 4 MiB. */
+export const DEFAULT_MAX_BUFFER = 4 * 1024 * 1024;
+
 /** execFile runs a program without a shell, in its own process group so a timeout or abort kills its children too. */
 export function execFile(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const started = performance.now();
-  const maxBuffer = opts.maxBuffer ?? 4 * 1024 * 1024;
+  const maxBuffer = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
   return new Promise((resolve, reject) => {
     const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: opts.env ?? process.env };
     if (opts.cwd) spawnOpts.cwd = opts.cwd;
@@ -85,8 +88,15 @@ export function execFile(file: string, args: string[], opts: ExecOptions = {}): 
       if (timer) clearTimeout(timer);
       if (escalate) clearTimeout(escalate);
       opts.signal?.removeEventListener('abort', onAbort);
-      if (stdout.length > maxBuffer) stdout = stdout.slice(0, maxBuffer);
-      if (stderr.length > maxBuffer) stderr = stderr.slice(0, maxBuffer);
+      // The last chunk may have crossed the limit: what is sliced off is cut too.
+      if (stdout.length > maxBuffer) {
+        stdout = stdout.slice(0, maxBuffer);
+        truncated = true;
+      }
+      if (stderr.length > maxBuffer) {
+        stderr = stderr.slice(0, maxBuffer);
+        truncated = true;
+      }
       resolve({ exitCode: code, signal: sig, stdout, stderr, durationMs: performance.now() - started, timedOut, truncated });
     });
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);

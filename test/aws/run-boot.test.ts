@@ -85,7 +85,7 @@ describe('the boot test takes the image settings from the source AMI', () => {
     expect(info.sourceImageId).toBe(ami);
     const cfgFile = path.join(tempDir('ami-cfg'), 'aws.yaml');
     const run = async (bootYaml: string) => {
-      writeFileSync(cfgFile, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}"}\nboot: {enabled: true, timeout: 30s${bootYaml}}\n`);
+      writeFileSync(cfgFile, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", allowDefaultNetwork: true}\nboot: {enabled: true, timeout: 30s${bootYaml}}\n`);
       const config = loadConfig(cfgFile);
       const provider = new AwsProvider(config.provider as never, 'run-ami', [], { ec2: sdkEc2Api(ec2For(proxy.endpoint)), imageId: 'ami-00000000', waits: { helpers: { timeoutMs: 10_000, pollMs: 20, reason: 'test' } } });
       const ledger = Ledger.create(tempDir('ami-state'), `run-ami-${Date.now()}`);

@@ -26,9 +26,9 @@ async function snapshotOf(volumeId: string | undefined, sizeGiB: number, tags: R
   return { volumeId: vol, snapshotId: snap.SnapshotId! };
 }
 
-const awsConfig = (extra = '') => {
+const awsConfig = (extra = '', providerExtra = '') => {
   const file = path.join(tempDir('aws-cfg'), 'snapdrill.yaml');
-  writeFileSync(file, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${moto.endpoint}"}\n${extra}`);
+  writeFileSync(file, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${moto.endpoint}"${providerExtra}}\n${extra}`);
   return file;
 };
 
@@ -131,7 +131,7 @@ describe('AWS snapshot selection and plan, against moto', () => {
     const { AwsProvider, AL2023_PARAMETER } = await import('../../src/providers/aws/aws.js');
     const { sdkSsmApi } = await import('../../src/providers/aws/ssm-shell.js');
     const { ssmFor } = await import('./moto.js');
-    const cfg = loadConfig(awsConfig()).provider as AwsProviderConfig;
+    const cfg = loadConfig(awsConfig('', ', allowDefaultNetwork: true')).provider as AwsProviderConfig;
     const p = new AwsProvider(cfg, 'run-x', [], { ec2: sdkEc2Api(ec2), ssm: sdkSsmApi(ssmFor(moto.endpoint)) });
     await p.preflight();
     const ami = await sdkSsmApi(ssmFor(moto.endpoint)).getParameter(AL2023_PARAMETER);

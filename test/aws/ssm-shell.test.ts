@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CheckRegistry, parseCheckScript } from '../../src/checks/registry.js';
 import { runCheck } from '../../src/checks/runner.js';
@@ -15,7 +18,7 @@ let proxy: FaultProxy;
 const INSTANCE = 'i-0123456789abcdef0';
 
 /** asHelper answers GetCommandInvocation with what the command SendCommand carried really prints when bash runs it here. */
-function asHelper(proxy: FaultProxy, opts: { before?: object[]; s3?: S3Client } = {}) {
+function asHelper(proxy: FaultProxy, opts: { before?: object[]; s3?: S3Client; lose?: (script: string) => boolean } = {}) {
   let output = '';
   let code = 0;
   proxy.addRule(
@@ -23,8 +26,11 @@ function asHelper(proxy: FaultProxy, opts: { before?: object[]; s3?: S3Client } 
       const body = req.json as { InstanceIds: string[]; DocumentName: string; Parameters: { commands: string[] }; OutputS3BucketName?: string; OutputS3KeyPrefix?: string };
       expect(body.DocumentName).toBe('AWS-RunShellScript');
       expect(body.InstanceIds).toEqual([INSTANCE]);
+      const script = Buffer.from(/echo '([^']+)'/.exec(body.Parameters.commands[0]!)?.[1] ?? '', 'base64').toString('utf8');
       try {
-        output = execFileSync('bash', ['-c', body.Parameters.commands.join('\n')], { encoding: 'utf8' });
+        // A command the agent loses (the helper ran out of memory, a network blip): it fails with no output.
+        if (opts.lose?.(script)) throw Object.assign(new Error('lost'), { status: 1, stdout: '' });
+        output = execFileSync('bash', ['-c', body.Parameters.commands.join('\n')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
         code = 0;
       } catch (e) {
         const err = e as { status: number; stdout: string };
@@ -112,6 +118,29 @@ describe('SSM shell, against moto behind the fault proxy', () => {
     expect(cut.truncated).toBe(true);
     expect(cut.stdout.length).toBe(SSM_STDOUT_LIMIT);
     vi.unstubAllEnvs();
+  });
+
+  it('GIVEN check output over 24,000 characters and no output bucket THEN it is read back in pages and judged whole', async () => {
+    asHelper(proxy);
+    const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d,"path":"/srv/app/data/\u00e9v\u00e9nements-%d.sqlite"}}\\n' "$i" "$i"; done\n`);
+    const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
+    const run = await runCheck(reg, check, shell(), { target: 't', scratch: mkdtempSync(path.join(os.tmpdir(), 'snapdrill-ssm-')), defaultTimeoutMs: 60_000 });
+    expect(run.status).toBe('ran');
+    expect(run.facts).toHaveLength(2000);
+    expect(run.facts.at(-1)!.value).toEqual({ i: 2000, path: '/srv/app/data/événements-2000.sqlite' });
+    expect(run.outputBytes).toBeGreaterThan(5 * 24_000);
+    // Every answer stayed within SSM's limit, so nothing was cut.
+    expect(proxy.count('SendCommand')).toBeGreaterThan(2);
+  });
+
+  it('GIVEN output over 24,000 characters whose pages cannot be read back THEN the run is truncated, naming helper.ssmOutput', async () => {
+    asHelper(proxy, { lose: (script) => script.startsWith('[ -f ') || script.startsWith('tail -c') });
+    const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d}}\\n' "$i"; done\n`);
+    const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
+    const run = await runCheck(reg, check, shell(), { target: 't', scratch: mkdtempSync(path.join(os.tmpdir(), 'snapdrill-ssm-')), defaultTimeoutMs: 60_000 });
+    expect(run.status).toBe('truncated');
+    expect(run.reason).toMatch(/could not be read back/);
+    expect(run.remedy).toMatch(/provider\.helper\.ssmOutput/);
   });
 
   it('GIVEN the command never reaches the instance THEN a clear error after the grace period, not a hang', async () => {

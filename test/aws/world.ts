@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { Config } from '../../src/config/types.js';
 import { AwsProvider } from '../../src/providers/aws/aws.js';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
@@ -40,6 +40,8 @@ export interface AwsWorld {
   proxy: FaultProxy;
   direct: EC2Client;
   imageId: string;
+  /** The quarantine the configs name (moto's default VPC: the us-east-1a subnet and the default security group). */
+  network: { subnetId: string; securityGroupId: string };
   /** Snapshot id → the fixture it stands for. */
   snapFixture: Map<string, string>;
   /** Every volume a helper looked for, with the helper and the fixture it stands for. */
@@ -170,6 +172,9 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
     });
   }
   const imageId = (await direct.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+  // Helpers and boot tests need an explicit subnet and security groups (or provider.allowDefaultNetwork).
+  const subnetId = (await direct.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'availability-zone', Values: ['us-east-1a'] }] }))).Subnets![0]!.SubnetId!;
+  const securityGroupId = (await direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['default'] }] }))).SecurityGroups![0]!.GroupId!;
   const poll = opts.pollMs ?? { volume: 20, attach: 20, helpers: 20, ssm: 10 };
   const wait = (pollMs: number) => ({ timeoutMs: 120_000, pollMs, reason: 'test' });
   return {
@@ -177,13 +182,14 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
     proxy,
     direct,
     imageId,
+    network: { subnetId, securityGroupId },
     snapFixture,
     devices,
     writeConfig(extra = '', providerExtra = '', helperExtra = '') {
       const file = path.join(tempDir('aws-cfg'), 'snapdrill.yaml');
       writeFileSync(
         file,
-        `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", helper: {imageId: ${imageId}${helperExtra}}${providerExtra}}\n` +
+        `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", helper: {imageId: ${imageId}, subnetId: ${subnetId}, securityGroupIds: [${securityGroupId}]${helperExtra}}${providerExtra}}\n` +
           `snapshots: [{tags: {drill: nightly}}]\noutput: {dir: ${tempDir('aws-out')}}\ndatabases: {enabled: false}\n${extra}`,
       );
       return file;
@@ -196,6 +202,7 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
         imageId,
         waits: { volume: wait(poll.volume), attach: wait(poll.attach), helpers: wait(poll.helpers) },
         ssmPollMs: poll.ssm,
+        boot: c.boot,
       });
     },
     async liveResources() {

@@ -44,6 +44,25 @@ describe('snapdrill diagnose --console', () => {
     expect(out.causes[0].matches[0]).toEqual({ line: expect.any(Number), text: expect.stringMatching(/VFS: /), signature: expect.any(String) });
   });
 
+  it('reads standard input with a lone "-" (as the README documents), and prints no escape sequence of a hostile transcript', () => {
+    // OSC 52 (clipboard), clear screen, 8-bit CSI, NEL, a bidi override, invalid UTF-8: nothing of it may reach the terminal as a control.
+    const hostile = Buffer.concat([
+      Buffer.from('[    0.000000] Linux version 6.1.0\n'),
+      Buffer.from('boot \x1b]52;c;cm0gLXJmIH4K\x07ok \x1b[2J\x1b[H\u009b31mred \u0085 \u202eevil\n'),
+      Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x0a]),
+    ]);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'diagnose', '-'], { cwd: ROOT, env: ENV, input: hostile });
+    const out = r.stdout.toString('utf8');
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(out).toMatch(/No known failure signature in \d+ line\(s\) of console output from stdin/);
+    expect(out).toContain('boot ok red');
+    expect(out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+    // --json keeps the data (escaped), with nothing a terminal would act on.
+    const json = cli(['-', '--json'], hostile.toString('utf8')).stdout;
+    expect(JSON.parse(json).source).toBe('stdin');
+    expect(json).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+  });
+
   it('says plainly when nothing matches, instead of guessing', () => {
     const f = path.join(tempDir('diag'), 'clean.txt');
     writeFileSync(f, '[    0.000000] Linux version 6.1.0\n[  OK  ] Reached target Multi-User System.\n\nDebian GNU/Linux 12 host ttyS0\n\nhost login: \n');

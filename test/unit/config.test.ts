@@ -41,7 +41,7 @@ policy:
     expect(cfg.provider).toEqual({ type: 'local', catalog: path.join(path.dirname(file), 'images'), scratchDir: '/var/tmp/x' });
     expect(cfg.snapshots).toHaveLength(2);
     expect(cfg.concurrency).toBe(3);
-    expect(cfg.timeouts).toEqual({ checkMs: 90_000, restoreMs: 300_000, attachMs: 120_000 });
+    expect(cfg.timeouts).toEqual({ checkMs: 90_000, restoreMs: 300_000, attachMs: 120_000, snapshotMs: 2 * 3_600_000 });
     expect(cfg.output).toEqual({ dir: path.join(path.dirname(file), 'out'), formats: ['json'] });
     expect(cfg.policy.minimum).toBe('application-consistent');
     expect(cfg.policy.allowUnknown).toBe(false);

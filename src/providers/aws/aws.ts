@@ -1,7 +1,7 @@
 import type { AwsProviderConfig, SnapshotSelector } from '../../config/types.js';
 import { InfraError, SnapshotUnusableError } from '../../errors.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { setCloudReleaser, type CloudRecord } from '../../ledger/resources.js';
+import { setCloudReleaser, type CloudRecord, type ReleaseOptions } from '../../ledger/resources.js';
 import type { Shell } from '../../shells/shell.js';
 import { shellQuote } from '../../shells/shell.js';
 import { SshShell, type SshOptions } from '../../shells/ssh.js';
@@ -19,6 +19,8 @@ import { restoreVolumes, type WaitPolicy } from './volumes.js';
 import { bootTestAws } from './boot.js';
 import type { BootOutcome } from '../../boot/types.js';
 import { TAG } from './tags.js';
+import { requireQuarantine } from './quarantine.js';
+import type { BootOptions } from '../../config/types.js';
 
 /** AL2023_PARAMETER is the public SSM parameter naming the latest Amazon Linux 2023 AMI of a region. */
 export const AL2023_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -38,6 +40,8 @@ export interface AwsDeps {
   s3?: ObjectReader;
   /** Connection retry of SSH helpers (helper.shell: ssh). */
   sshOptions?: Partial<SshOptions>;
+  /** The run's boot options: preflight refuses boot tests in the default network too (see quarantine.ts). */
+  boot?: Pick<BootOptions, 'enabled' | 'subnetId' | 'securityGroupIds'>;
 }
 
 interface Helper {
@@ -74,7 +78,7 @@ export class AwsProvider implements Provider {
       helpers: { timeoutMs: 15 * 60_000, pollMs: 10_000, reason: 'helper running, status checks ok, SSM agent online' },
       ...deps.waits,
     };
-    setCloudReleaser((r) => this.release(r));
+    setCloudReleaser((r, o) => this.release(r, o));
   }
 
   describe(): string {
@@ -85,6 +89,8 @@ export class AwsProvider implements Provider {
   private imageId: string | undefined;
 
   async preflight(): Promise<void> {
+    // Before anything is created: helpers (and boot tests) only in a named subnet and security groups, unless opted out.
+    requireQuarantine(this.cfg, this.deps.boot);
     this.imageId = this.deps.imageId ?? this.cfg.helper.imageId;
     if (this.imageId) return;
     let resolved: string | undefined;
@@ -244,6 +250,7 @@ export class AwsProvider implements Provider {
   /** bootTest registers an image from the root snapshot (the set's other snapshots as data volumes), launches it in quarantine and reads its console. */
   async bootTest(req: BootRequest, ctx: StageContext): Promise<BootOutcome> {
     const o = req.options;
+    requireQuarantine(this.cfg, { ...o, enabled: true }, { helpers: false });
     const subnetId = o.subnetId ?? this.cfg.helper.subnetId;
     const securityGroupIds = o.securityGroupIds ?? this.cfg.helper.securityGroupIds;
     // What the image needs, in order: the config, the AMI the snapshot was made for, the snapshot's tags.
@@ -305,11 +312,22 @@ export class AwsProvider implements Provider {
   }
 
   /**
-   * deleteVolume deletes a restored volume. EC2 is eventually consistent: a volume just reported detached may
-   * still be "in use" for DeleteVolume, so that answer gets a detach (idempotent) and a bounded retry.
+   * forceAfter is when a teardown stops waiting for a plain detach and forces it: at once when the run is settled
+   * (nothing of ours uses the volume; a check a kill left on the helper may still hold it mounted, which keeps a plain
+   * detach busy for minutes), else after a short grace. The volume is a throwaway copy, so forcing loses nothing.
    */
-  private async deleteVolume(volumeId: string): Promise<void> {
+  private forceAfter(o: ReleaseOptions): number {
+    return Date.now() + (o.settle ? 0 : Math.min(30_000, this.waits.attach.timeoutMs / 2));
+  }
+
+  /**
+   * deleteVolume deletes a restored volume. EC2 is eventually consistent: a volume just reported detached may
+   * still be "in use" for DeleteVolume, so that answer gets a detach (idempotent; forced once forceAfter has passed,
+   * at once when settling) and a bounded retry.
+   */
+  private async deleteVolume(volumeId: string, o: ReleaseOptions): Promise<void> {
     const deadline = Date.now() + this.waits.attach.timeoutMs;
+    const forceAt = this.forceAfter(o);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.ec2.deleteVolume(volumeId);
@@ -317,30 +335,46 @@ export class AwsProvider implements Provider {
       } catch (e) {
         if ((e as { name?: string }).name !== 'VolumeInUse' || Date.now() > deadline) throw e;
       }
+      const force = Date.now() >= forceAt;
       const [v] = await this.ec2.describeVolumes({ volumeIds: [volumeId] });
-      for (const a of v?.Attachments ?? []) if (a.InstanceId && a.State !== 'detaching') await this.ec2.detachVolume(volumeId, a.InstanceId).catch(() => undefined);
+      for (const a of v?.Attachments ?? []) if (a.InstanceId && (force || a.State !== 'detaching')) await this.ec2.detachVolume(volumeId, a.InstanceId, force).catch(() => undefined);
       await sleep(Math.min(this.waits.attach.pollMs * attempt, 10_000));
     }
   }
 
-  /** release removes one AWS resource: detach and wait, delete a volume, terminate a helper. Gone already is fine. */
-  private async release(r: CloudRecord): Promise<void> {
+  /** detach detaches a volume from a helper and waits, bounded, until it is free; a plain detach that stays busy is forced (see forceAfter). */
+  private async detach(volumeId: string, instanceId: string, o: ReleaseOptions): Promise<void> {
+    const ignoreGone = (e: unknown) => {
+      if (!/IncorrectState|NotFound/.test((e as { name?: string }).name ?? '')) throw e;
+    };
+    const forceAt = this.forceAfter(o);
+    let forced = Date.now() >= forceAt;
+    await this.ec2.detachVolume(volumeId, instanceId, forced).catch(ignoreGone);
+    const deadline = Date.now() + this.waits.attach.timeoutMs;
+    for (;;) {
+      const [v] = await this.ec2.describeVolumes({ volumeIds: [volumeId] });
+      if (!v || v.State === 'available' || !v.Attachments?.some((a) => a.InstanceId === instanceId && a.State !== 'detached')) return;
+      if (Date.now() > deadline) throw new InfraError('detach-timeout', `volume ${volumeId} still attached to ${instanceId} after ${Math.round(this.waits.attach.timeoutMs / 1000)}s${forced ? ' (detach forced)' : ''}`, { transient: true });
+      if (!forced && Date.now() >= forceAt) {
+        forced = true;
+        await this.ec2.detachVolume(volumeId, instanceId, true).catch(ignoreGone);
+      }
+      await sleep(this.waits.attach.pollMs);
+    }
+  }
+
+  /**
+   * release removes one AWS resource: detach and wait, delete a volume, terminate a helper. Gone already is fine.
+   * When the run is settled (its end, or gc after a kill) the ledger terminates the helpers first and detaches by force.
+   */
+  private async release(r: CloudRecord, o: ReleaseOptions = {}): Promise<void> {
     const gone = (e: unknown) => /NotFound|IncorrectState/.test((e as { name?: string }).name ?? '');
     try {
       if (r.kind === 'aws-attachment') {
-        await this.ec2.detachVolume(r.volumeId, r.instanceId).catch((e) => {
-          if (!/IncorrectState|NotFound/.test((e as { name?: string }).name ?? '')) throw e;
-        });
-        const deadline = Date.now() + this.waits.attach.timeoutMs;
-        for (;;) {
-          const [v] = await this.ec2.describeVolumes({ volumeIds: [r.volumeId] });
-          if (!v || v.State === 'available') break;
-          if (Date.now() > deadline) throw new InfraError('detach-timeout', `volume ${r.volumeId} still attached to ${r.instanceId}`);
-          await new Promise((res) => setTimeout(res, this.waits.attach.pollMs));
-        }
+        await this.detach(r.volumeId, r.instanceId, o);
         // Only now is the device name free again: attaching another volume under a name still detaching fails.
         this.helpers.find((h) => h.id === r.instanceId)?.inUse.delete(r.volumeId);
-      } else if (r.kind === 'aws-volume') await this.deleteVolume(r.id);
+      } else if (r.kind === 'aws-volume') await this.deleteVolume(r.id, o);
       else if (r.kind === 'aws-image') await this.ec2.deregisterImage(r.id);
       else {
         const h = this.helpers.find((x) => x.id === r.id);

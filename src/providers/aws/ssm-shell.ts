@@ -8,6 +8,9 @@ import { ssmOutputKey, type ObjectReader } from './s3.js';
 export const SSM_STDOUT_LIMIT = 24_000;
 export const SSM_STDERR_LIMIT = 8_000;
 
+/** SSM_BUCKET_OUTPUT_LIMIT is the stdout a run returns in full with an output bucket (read back from S3). */
+export const SSM_BUCKET_OUTPUT_LIMIT = 4 * 1024 * 1024;
+
 /** Invocation is the part of GetCommandInvocation the shell reads. */
 export interface Invocation {
   status: string;
@@ -97,12 +100,16 @@ const FINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling
  */
 export class SsmShell implements Shell {
   readonly kind = 'ssm' as const;
+  /** Without an output bucket, GetCommandInvocation's 24,000 characters; longer check output is read back in pages. */
+  readonly outputLimit: number;
 
   constructor(
     private readonly api: SsmApi,
     private readonly instanceId: string,
     private readonly opts: { pollMs: number; registrationGraceMs?: number; output?: SsmOutputBucket & { reader: ObjectReader } } = { pollMs: 2000 },
-  ) {}
+  ) {
+    this.outputLimit = opts.output ? SSM_BUCKET_OUTPUT_LIMIT : SSM_STDOUT_LIMIT;
+  }
 
   /**
    * fullOutput returns the invocation's output; when the API cut a stream at its limit and an output bucket is

@@ -10,7 +10,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import type { BootRequest, AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
 import { bootQemu } from '../../boot/qemu.js';
 import type { BootOutcome } from '../../boot/types.js';
-import { processStartTicks } from '../../ledger/resources.js';
+import { processRecord } from '../../ledger/resources.js';
 
 const IMAGE_EXTENSIONS = ['.img', '.raw'];
 
@@ -188,8 +188,8 @@ export class LocalProvider implements Provider {
       settleMs: 3000,
       signal: ctx.signal,
       onSpawn: (pid) => {
-        const ticks = processStartTicks(pid);
-        ctx.ledger.acquire(ctx.owner, { kind: 'process', pid, what: `qemu boot test of ${req.snapshot.id}`, ...(ticks ? { startTicks: ticks } : {}) });
+        // Spawned detached: QEMU leads its own process group.
+        ctx.ledger.acquire(ctx.owner, processRecord(pid, `qemu boot test of ${req.snapshot.id}`, { group: true }));
       },
     });
   }
