@@ -25,7 +25,7 @@ rm -f "$err"
 fact mount "{\"ok\":true,\"mountpoint\":$(json_str "$mnt")}"
 
 find_inside() {
-  local mnt=$1 max=${SNAPDRILL_DB_MAX:-100} found=0
+  local mnt=$1 max=${SNAPDRILL_MAX_DATABASES:-100} found=0
   # Exclusions: one glob per line, relative to the filesystem root ("/var/lib/docker/*").
   excluded() {
     local rel=$1 g
@@ -57,13 +57,15 @@ find_inside() {
     rel=${d#"$mnt"}
     case ${f##*/} in
       PG_VERSION)
-        if [ -f "$d/global/pg_control" ] && [ ! -L "$d/global/pg_control" ]; then
+        # A pg_control that is a symlink (even one leading off the disk) still marks a data directory: the
+        # check then refuses it, rather than the database going unseen.
+        if [ -f "$d/global/pg_control" ] || [ -L "$d/global/pg_control" ]; then
           emit postgresql "$rel" ",\"version\":$(json_str "$(head -c 16 "$f" | tr -dc '0-9.')")"
           datadirs+=("$d")
         fi
         ;;
       ibdata1)
-        if { [ -f "$d/ib_logfile0" ] || [ -d "$d/#innodb_redo" ]; } && [ -d "$d/mysql" ]; then
+        if { [ -f "$d/ib_logfile0" ] || [ -L "$d/ib_logfile0" ] || [ -d "$d/#innodb_redo" ]; } && [ -d "$d/mysql" ]; then
           emit mariadb "$rel"
           datadirs+=("$d")
         fi
@@ -75,7 +77,7 @@ find_inside() {
         fi
         ;;
     esac
-  done < <(find "$mnt" -xdev \( "${prune[@]}" \) -prune -o -type f \( -name PG_VERSION -o -name ibdata1 -o -name mongod.lock \) -print0 2>/dev/null)
+  done < <(find "$mnt" -xdev \( "${prune[@]}" \) -prune -o \( -type f -o -type l \) \( -name PG_VERSION -o -name ibdata1 -o -name mongod.lock \) -print0 2>/dev/null)
 
   # Explicit paths from the configuration: "engine<TAB>path" lines.
   while IFS=$'\t' read -r engine rel; do

@@ -29,6 +29,8 @@ db_prepare "$mnt" "$dd" "$id" || skip "the data directory $SNAPDRILL_DBPATH lead
 
 my_inside() {
 local dd=$1 uid=$2 owner=$3
+# Symlinks that leave the data directory are named (the server would follow them).
+refuse_links "$dd" 100
 pick() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 && { command -v "$c"; return 0; }; done; return 1; }
 server=$(pick mariadbd mysqld /usr/sbin/mariadbd /usr/sbin/mysqld) || server=
 dver=

@@ -33,6 +33,10 @@ db_prepare "$mnt" "$dd" "$id" || skip "the data directory $SNAPDRILL_DBPATH lead
 pg_inside() {
   local dd=$1 uid=$2 gid=$3 owner=$4
   inside "$dd" "$dd/PG_VERSION" || skip "PG_VERSION in $SNAPDRILL_DBPATH is not a regular file inside the data directory" "inspect the restored data directory"
+  # Symlinks that leave the data directory (pg_wal or tablespaces on other volumes, or a disk pointing at
+  # host files) are named; pg_control must be the data directory's own, or nothing is read at all.
+  refuse_links "$dd" 100
+  inside "$dd" "$dd/global/pg_control" || exit 0
   ver=$(head -c 16 "$dd/PG_VERSION" | head -n 1 | tr -dc '0-9.')
   label=null
   if [ -e "$dd/backup_label" ] && inside "$dd" "$dd/backup_label"; then label=$(json_str "$(head -c 2000 "$dd/backup_label")"); fi

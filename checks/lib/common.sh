@@ -321,16 +321,37 @@ sandbox_cap() {
 # point into the sandbox's own tree (never the host's), and are refused here as leaving the snapshot.
 inside() {
   local root=$1 p=$2 real
-  real=$(realpath -e -- "$p" 2>/dev/null) || return 1
+  if ! real=$(realpath -e -- "$p" 2>/dev/null); then
+    # A dangling symlink: on the source machine it led somewhere; here it leads nowhere in the snapshot.
+    [ -L "$p" ] && refuse "$root" "$p" "a symlink leads outside the snapshot's tree (to $(readlink -- "$p" | head -c 300))"
+    return 1
+  fi
   case $real/ in "$root"/*) ;; *)
-    fact refused "{\"path\":$(json_str "${p#"$root"}"),\"pathB64\":\"$(printf '%s' "${p#"$root"}" | base64 -w0)\",\"reason\":\"a symlink leads outside the snapshot's tree\"}"
+    refuse "$root" "$p" "a symlink leads outside the snapshot's tree"
     return 1 ;;
   esac
   if [ ! -f "$real" ] && [ ! -d "$real" ]; then
-    fact refused "{\"path\":$(json_str "${p#"$root"}"),\"pathB64\":\"$(printf '%s' "${p#"$root"}" | base64 -w0)\",\"reason\":\"special file (device, FIFO or socket)\"}"
+    refuse "$root" "$p" "special file (device, FIFO or socket)"
     return 1
   fi
   return 0
+}
+
+# refuse ROOT PATH REASON: print a refused fact for PATH (relative to ROOT, as bytes and for display).
+refuse() {
+  local rel=${2#"$1"}
+  fact refused "{\"path\":$(json_str "$rel"),\"pathB64\":\"$(b64e "$rel")\",\"reason\":$(json_str "$3")}"
+}
+
+# refuse_links ROOT MAX: a refused fact for every symlink under ROOT that leads outside it (at most MAX);
+# an engine would follow them, inside the sandbox to nothing, on a restoring machine to anything.
+refuse_links() {
+  local root=$1 max=$2 n=0 l
+  while IFS= read -r -d '' l; do
+    inside "$root" "$l" >/dev/null 2>&1 && continue
+    inside "$root" "$l"
+    n=$((n + 1)); [ $n -lt "$max" ] || break
+  done < <(find "$root" -xdev -type l -print0 2>/dev/null)
 }
 
 # db_rel: the database's path relative to its filesystem's root, as the raw bytes dbfind found

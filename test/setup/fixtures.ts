@@ -7,6 +7,7 @@ declare module 'vitest' {
     fsCatalog: string;
     dbCatalog: string;
     bootCatalog: string;
+    hostileCatalog: string;
   }
 }
 
@@ -23,4 +24,5 @@ export default function setup(project: TestProject): void {
   project.provide('fsCatalog', build('build-fs.sh'));
   project.provide('dbCatalog', build('build-db.sh'));
   project.provide('bootCatalog', build('build-boot.sh'));
+  project.provide('hostileCatalog', build('build-hostile.sh'));
 }
