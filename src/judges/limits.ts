@@ -94,14 +94,14 @@ function limitEvidence(check: string, l: RunLimit): Evidence {
 }
 
 /** KEEP_FS and KEEP_DB are states a limit does not undo: failures the check did see, or nothing decided anyway. */
-const KEEP_FS = new Set<FilesystemFinding['state']>(['corrupt', 'unreadable', 'unknown', 'not-checked']);
-const KEEP_DB = new Set<DatabaseFinding['state']>(['corrupt', 'unknown', 'not-checked']);
+const KEEP_FS = new Set<string>(['corrupt', 'unreadable', 'unknown', 'not-checked']);
+const KEEP_DB = new Set<string>(['corrupt', 'unknown', 'not-checked']);
 
-/** limitFilesystem makes a filesystem finding unknown (unless it is already a failure) for the limits of a run, adding the evidence and remedies. */
-export function limitFilesystem(f: FilesystemFinding, check: string, limits: RunLimit[]): FilesystemFinding {
+/** limitFinding makes a finding unknown (unless its state is one of keep: a failure the check did see) for the limits of a run, adding the evidence and remedies. */
+function limitFinding<F extends { state: string; summary: string; evidence: Evidence[]; hints: Hint[] }>(f: F, check: string, limits: RunLimit[], keep: Set<string>): F {
   if (!limits.length) return f;
   const text = limits.map((l) => l.text).join('; ');
-  const state = KEEP_FS.has(f.state) ? f.state : 'unknown';
+  const state = keep.has(f.state) ? f.state : 'unknown';
   return {
     ...f,
     state,
@@ -111,18 +111,14 @@ export function limitFilesystem(f: FilesystemFinding, check: string, limits: Run
   };
 }
 
-/** limitDatabase is limitFilesystem for a database finding. */
+/** limitFilesystem is limitFinding for a filesystem finding. */
+export function limitFilesystem(f: FilesystemFinding, check: string, limits: RunLimit[]): FilesystemFinding {
+  return limitFinding(f, check, limits, KEEP_FS);
+}
+
+/** limitDatabase is limitFinding for a database finding. */
 export function limitDatabase(f: DatabaseFinding, check: string, limits: RunLimit[]): DatabaseFinding {
-  if (!limits.length) return f;
-  const text = limits.map((l) => l.text).join('; ');
-  const state = KEEP_DB.has(f.state) ? f.state : 'unknown';
-  return {
-    ...f,
-    state,
-    summary: state === f.state ? `${f.summary}; also, ${text}` : `incomplete: ${text} (the facts it did print said: ${f.state})`,
-    evidence: [...f.evidence, ...limits.map((l) => limitEvidence(check, l))],
-    hints: [...f.hints, ...limits.map((l): Hint => ({ text: l.text, remedy: l.remedy }))],
-  };
+  return limitFinding(f, check, limits, KEEP_DB);
 }
 
 /** unfinishedFsFinding describes a filesystem whose check did not produce a usable result: skipped, timed out, failed, truncated, blocked. */
