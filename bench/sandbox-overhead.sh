@@ -18,7 +18,7 @@ ms() { date +%s%N | cut -b1-13; }
 with=() without=()
 for i in $(seq 1 "$n"); do
   t0=$(ms); sandbox -w "$scratch/data" -- probe "$scratch/data" >/dev/null; t1=$(ms)
-  SNAPDRILL_UNSAFE_NO_SANDBOX=1 sandbox -w "$scratch/data" -- probe "$scratch/data" >/dev/null; t2=$(ms)
+  probe "$scratch/data" >/dev/null; t2=$(ms)
   with+=($((t1 - t0))); without+=($((t2 - t1)))
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

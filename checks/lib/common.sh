@@ -201,21 +201,21 @@ cd "$r"
 mkdir -p usr etc dev proc tmp run/sbx var/tmp .old
 for d in bin sbin lib lib64 lib32 libx32; do
   if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
-  elif [ -d "/$d" ]; then mkdir "$d"; mount --bind "/$d" "$d"; mount -o remount,bind,ro,nosuid,nodev "$d"; fi
+  elif [ -d "/$d" ]; then mkdir "$d"; mount --bind -o ro,nosuid,nodev "/$d" "$d"; fi
 done
-mount --bind /usr usr; mount -o remount,bind,ro,nosuid,nodev usr
+mount --bind -o ro,nosuid,nodev /usr usr
 cp /etc/ld.so.cache etc/ 2>/dev/null || true
 [ -d /etc/ld.so.conf.d ] && cp -r /etc/ld.so.conf.d etc/ 2>/dev/null || true
 [ -f /etc/ld.so.conf ] && cp /etc/ld.so.conf etc/ || true
 [ -e /etc/localtime ] && cp -L /etc/localtime etc/ 2>/dev/null || true
-if [ -d /etc/alternatives ]; then mkdir etc/alternatives; mount --bind /etc/alternatives etc/alternatives; mount -o remount,bind,ro,nosuid,nodev etc/alternatives; fi
+if [ -d /etc/alternatives ]; then mkdir etc/alternatives; mount --bind -o ro,nosuid,nodev /etc/alternatives etc/alternatives; fi
 printf "root:x:0:0:root:/:/bin/false\nsnapdrill:x:%s:%s:snapdrill sandbox:/tmp:/bin/false\n" "$SBX_UID" "$SBX_GID" >etc/passwd
 printf "root:x:0:\nsnapdrill:x:%s:\n" "$SBX_GID" >etc/group
 printf "passwd: files\ngroup: files\nhosts: files\n" >etc/nsswitch.conf
 printf "127.0.0.1 localhost\n" >etc/hosts
 mount -t tmpfs -o size=64k,mode=0755,nosuid,noexec sbx-dev dev
-for n in null zero full random urandom; do : >"dev/$n"; mount --bind "/dev/$n" "dev/$n"; done
-ln -s /proc/self/fd dev/fd; ln -s fd/0 dev/stdin; ln -s fd/1 dev/stdout; ln -s fd/2 dev/stderr
+for n in null zero urandom; do : >"dev/$n"; mount --bind "/dev/$n" "dev/$n"; done
+ln -s /proc/self/fd dev/fd; ln -s urandom dev/random; ln -s fd/0 dev/stdin; ln -s fd/1 dev/stdout; ln -s fd/2 dev/stderr
 mkdir dev/shm; mount -t tmpfs -o "size=${SBX_SHM_MB}m,mode=1777,nosuid,nodev,noexec" sbx-shm dev/shm
 mount -t proc -o nosuid,nodev,noexec proc proc
 mount -t tmpfs -o "size=${SBX_TMP_MB}m,mode=1777,nosuid,nodev,noexec" sbx-tmp tmp
@@ -224,8 +224,7 @@ while IFS= read -r p; do
   [ -n "$p" ] || continue
   mode=${p%%:*}; p=${p#*:}
   mkdir -p "$r$p"
-  mount --bind "$p" "$r$p"
-  if [ "$mode" = ro ]; then mount -o remount,bind,ro,nosuid,nodev,noexec "$r$p"; else mount -o remount,bind,nosuid,nodev,noexec "$r$p"; fi
+  if [ "$mode" = ro ]; then mount --bind -o ro,nosuid,nodev,noexec "$p" "$r$p"; else mount --bind -o nosuid,nodev,noexec "$p" "$r$p"; fi
 done <<<"$SBX_BINDS"
 cp "$SBX_PAYLOAD" run/payload.sh; chmod 0444 run/payload.sh
 pivot_root . .old
@@ -270,13 +269,8 @@ sandbox() {
       *) echo "sandbox: unknown option $1" >&2; return 2 ;;
     esac
   done
-  if [ "${SNAPDRILL_UNSAFE_NO_SANDBOX:-}" = 1 ]; then
-    # Benchmarks only (bench/): measures what the sandbox costs. Never set in production.
-    "$@"
-    return
-  fi
-  base=$(mktemp -d "${SNAPDRILL_SCRATCH:?}/sbx.XXXXXX") || return 1
-  chmod 0700 "$base"; mkdir "$base/root"
+  base="${SNAPDRILL_SCRATCH:?}/sbx.$BASHPID.$RANDOM$RANDOM"
+  mkdir -m 0700 -p "$SNAPDRILL_SCRATCH" && mkdir -m 0700 "$base" "$base/root" || return 1
   {
     declare -f
     local v
@@ -290,7 +284,7 @@ sandbox() {
     timeout --foreground -s KILL "$secs" unshare --mount --pid --net --ipc --uts --fork --kill-child --propagation private \
     bash -c "$SANDBOX_INNER" sandbox "$@" </dev/null | sandbox_cap "$outcap"
   rc=${PIPESTATUS[0]}
-  rmdir "$base/root" 2>/dev/null; rm -rf "$base"
+  rm -rf "$base"
   if [ "$rc" -eq 137 ] || [ "$rc" -eq 124 ]; then
     fact sandbox "{\"killed\":true,\"exitCode\":$rc,\"reason\":$(json_str "$1 was killed: sandbox deadline of ${secs}s, or its CPU or memory cap")}"
     return 137

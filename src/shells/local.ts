@@ -9,13 +9,10 @@ export class LocalShell implements Shell {
 
   constructor(opts: { maxOutputBytes?: number } = {}) {
     this.outputLimit = opts.maxOutputBytes ?? DEFAULT_MAX_BUFFER;
-    if (process.env.SNAPDRILL_UNSAFE_NO_SANDBOX === '1') process.stderr.write('snapdrill: SNAPDRILL_UNSAFE_NO_SANDBOX=1: disk content is read and run WITHOUT the sandbox (for bench/ only)\n');
   }
 
   async run(script: string, opts: ShellRunOptions): Promise<ShellResult> {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', HOME: process.env.HOME ?? '/root' };
-    // bench/ only: measures what the sandbox costs by running the same checks without it. Never in production.
-    if (process.env.SNAPDRILL_UNSAFE_NO_SANDBOX === '1') env.SNAPDRILL_UNSAFE_NO_SANDBOX = '1';
     const r = await execFile('bash', ['-s'], {
       input: script,
       env,
