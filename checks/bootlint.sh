@@ -7,16 +7,57 @@
 #   norecovery,nouuid) and gathers what decides whether the restored machine will boot, before a
 #   boot is paid for: /etc/fstab, the kernel command lines of GRUB and BLS entries, the default
 #   kernel's initramfs contents (nvme, ena) and modules.builtin, /.autorelabel, free space, and the
-#   identities of the filesystems restored with it (SNAPDRILL_UUIDS). Paths are resolved inside the
+#   device's own identity (blkid: UUID, label, PARTUUID). Paths are resolved inside the
 #   restored tree (an absolute symlink never leads to the helper's own files). The initramfs is read
 #   by walking its cpio headers (early microcode archives) and cpio -t on the decompressed rest
 #   (gzip, xz, lzma, zstd, lz4, bzip2, lzop), else with lsinitramfs or lsinitrd. Never writes the device.
 # stage: boot
 # needs: [mount, umount, df, dd, od, tail, head, grep, sed, awk, find, base64, unshare, setpriv, prlimit, pivot_root, timeout]
-# packages: {debian: [util-linux, coreutils, grep, sed, mawk, findutils], al2023: [util-linux, coreutils, grep, sed, gawk, findutils]}
+# packages: {debian: [util-linux, coreutils, grep, sed, mawk, findutils, cpio, zstd, lz4, xz-utils], al2023: [util-linux, coreutils, grep, sed, gawk, findutils, cpio, zstd, lz4, xz]}
 # timeout: 5m
 # mutates: false
-# facts: [mount, context, root, os, journal, fstab, bootcfg, ec2-udev, kernel, initramfs, autorelabel, space, sandbox, limit]
+# facts:
+#   mount: {type: object, required: [ok], properties: {ok: {type: boolean}, existing: {type: boolean}, mountpoint: {type: string}, options: {type: string}, exitCode: {type: integer}, output: {type: string}}}
+#   identity: {type: object, required: [uuid, label, fstype, partuuid], properties: {uuid: {type: [string, 'null']}, label: {type: [string, 'null']}, fstype: {type: [string, 'null']}, partuuid: {type: [string, 'null']}}}
+#   root: {type: object, required: [fstab, init, sbinInit], properties: {fstab: {type: boolean}, init: {type: [string, 'null']}, sbinInit: {type: boolean}}}
+#   os: {type: object, properties: {id: {type: [string, 'null']}, versionId: {type: [string, 'null']}, prettyName: {type: [string, 'null']}, initramfsTool: {type: [string, 'null']}}}
+#   journal: {type: object, required: [fstype, replayPending], properties: {fstype: {type: [string, 'null']}, replayPending: {type: [boolean, 'null']}}}
+#   fstab: {type: object, required: [path, lines], properties: {path: {type: string}, lines: {$ref: fact.schema.json#/definitions/lines}}}
+#   bootcfg: {type: object, required: [file, lines], properties: {file: {type: string}, lines: {$ref: fact.schema.json#/definitions/lines}}}
+#   ec2-udev: {type: object, required: [rules], properties: {rules: {$ref: fact.schema.json#/definitions/strings}}}
+#   kernel:
+#     type: object
+#     required: [version, exists, builtinRead, builtin, modules, kernels]
+#     properties:
+#       version: {type: [string, 'null']}
+#       source: {type: [string, 'null']}
+#       path: {type: [string, 'null']}
+#       exists: {type: boolean}
+#       initramfs: {type: [string, 'null']}
+#       modulesDir: {type: [string, 'null']}
+#       builtinRead: {type: boolean}
+#       builtin: {type: object, required: [nvme, ena], properties: {nvme: {type: boolean}, ena: {type: boolean}}}
+#       modules: {type: object, required: [nvme, ena], properties: {nvme: {$ref: fact.schema.json#/definitions/strings}, ena: {$ref: fact.schema.json#/definitions/strings}}}
+#       kernels: {$ref: fact.schema.json#/definitions/strings}
+#   initramfs:
+#     type: object
+#     required: [path, bytes, ok, segments]
+#     properties:
+#       path: {type: string}
+#       bytes: {type: integer}
+#       ok: {type: boolean}
+#       reader: {type: string}
+#       error: {type: string}
+#       capped: {type: boolean}
+#       segments: {type: array, items: {type: object, required: [offset, format, entries], properties: {offset: {type: integer}, format: {type: string}, entries: {type: integer}}}}
+#       entries: {type: integer}
+#       nvme: {$ref: fact.schema.json#/definitions/strings}
+#       ena: {$ref: fact.schema.json#/definitions/strings}
+#   autorelabel: {type: object, required: [present, selinux], properties: {present: {type: boolean}, selinux: {type: [string, 'null']}}}
+#   space:
+#     type: object
+#     required: [sizeBytes]
+#     properties: {sizeBytes: {type: integer}, usedBytes: {type: [integer, 'null']}, availBytes: {type: [integer, 'null']}, inodes: {type: [integer, 'null']}, inodesUsed: {type: [integer, 'null']}, inodesFree: {type: [integer, 'null']}}
 # ---
 dev=$SNAPDRILL_TARGET
 fstype=${SNAPDRILL_FSTYPE:-}
@@ -120,22 +161,11 @@ rpath() {
 rfile() { local p; p=$(rpath "$1") && [ -f "$p" ]; }
 rdir() { local p; p=$(rpath "$1") && [ -d "$p" ]; }
 
-# --- The filesystems restored with this one ------------------------------------------------------
+# --- The device's own identity ------------------------------------------------------------------------
+# Only what this disk says about itself: the harness knows the rest of the restored set and gives it to the judge.
 probe_self=$(blkid -p -o export "$dev" 2>/dev/null)
 pval() { printf '%s\n' "$probe_self" | sed -n "s/^$1=//p" | head -n 1; }
-self="{\"uuid\":$(jstr_or_null "$(pval UUID)"),\"label\":$(jstr_or_null "$(pval LABEL)"),\"fstype\":$(jstr_or_null "$(pval TYPE)"),\"partuuid\":$(jstr_or_null "$(pval PART_ENTRY_UUID)")}"
-set_given=0 items=()
-while IFS=$'\t' read -r u l t tg; do
-  [ -n "$u$l$t$tg" ] || continue
-  set_given=1
-  pu=''
-  [ -n "$tg" ] && [ -b "$tg" ] && pu=$(blkid -p -o value -s PART_ENTRY_UUID "$tg" 2>/dev/null)
-  items+=("{\"uuid\":$(json_str "$u"),\"label\":$(json_str "$l"),\"fstype\":$(json_str "$t"),\"target\":$(json_str "$tg"),\"partuuid\":$(jstr_or_null "$pu")}")
-done <<<"$(b64d "${SNAPDRILL_UUIDS:-}")"
-list=$(IFS=,; printf '%s' "${items[*]}")
-nvme=1
-[ "${SNAPDRILL_TARGET_NVME:-1}" = 0 ] && nvme=0
-fact context "{\"targetNvme\":$(jbool $nvme),\"setGiven\":$(jbool $set_given),\"self\":$self,\"filesystems\":[$list]}"
+fact identity "{\"uuid\":$(jstr_or_null "$(pval UUID)"),\"label\":$(jstr_or_null "$(pval LABEL)"),\"fstype\":$(jstr_or_null "$(pval TYPE)"),\"partuuid\":$(jstr_or_null "$(pval PART_ENTRY_UUID)")}"
 
 # What the lint sees is the state before journal replay: say whether a replay was pending.
 pending=null
@@ -428,7 +458,7 @@ if [ -n "$ipath" ]; then
     mapfile -t m_ena < <(grep -E '(^|[/[:space:]])ena\.ko(\.(xz|zst|gz|bz2))?$' "$names" | head -n 10)
     fact initramfs "{\"path\":$(json_str "$ipath"),\"bytes\":$size,\"ok\":true,\"reader\":\"$reader\",\"segments\":[$(IFS=,; printf '%s' "${segs[*]}")],\"entries\":$(wc -l <"$names"),\"nvme\":$(jarr "${m_nvme[@]}"),\"ena\":$(jarr "${m_ena[@]}")}"
   else
-    fact initramfs "{\"path\":$(json_str "$ipath"),\"bytes\":$size,\"ok\":false,\"error\":$(json_str "$ierr"),\"segments\":[$(IFS=,; printf '%s' "${segs[*]}")]}"
+    fact initramfs "{\"path\":$(json_str "$ipath"),\"bytes\":$size,\"ok\":false,\"capped\":$([ -s "$work/names.err" ] && echo true || echo false),\"error\":$(json_str "$ierr"),\"segments\":[$(IFS=,; printf '%s' "${segs[*]}")]}"
   fi
 fi
 

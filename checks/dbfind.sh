@@ -13,7 +13,13 @@
 # packages: {debian: [util-linux, findutils, coreutils], al2023: [util-linux, findutils, coreutils]}
 # timeout: 10m
 # mutates: false
-# facts: [mount, database, excluded, refused, sandbox, limit]
+# facts:
+#   mount: {type: object, required: [ok], properties: {ok: {type: boolean}, mountpoint: {type: string}, output: {type: string}}}
+#   database:
+#     type: object
+#     required: [engine, path]
+#     properties: {engine: {type: string}, path: {type: string}, pathB64: {type: string}, version: {type: string}, size: {type: integer}, lockBytes: {type: integer}, explicit: {type: boolean}, missing: {type: boolean}}
+#   excluded: {type: object, required: [engine, path], properties: {engine: {type: string}, path: {type: string}, pathB64: {type: string}}}
 # ---
 err=$(mktemp "${SNAPDRILL_SCRATCH:?}/.dbfind-mount.XXXXXX")
 mnt=$(fs_mount 2>"$err") || {

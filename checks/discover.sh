@@ -10,7 +10,9 @@
 # packages: {debian: [util-linux], al2023: [util-linux]}
 # timeout: 2m
 # mutates: false
-# facts: [device, partition]
+# facts:
+#   device: {$ref: fact.schema.json#/definitions/probe}
+#   partition: {$ref: fact.schema.json#/definitions/probe}
 # ---
 
 # probe DEV: blkid's low-level probe as a JSON object of its KEY=VALUE lines, plus its exit code.

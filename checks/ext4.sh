@@ -12,7 +12,10 @@
 # packages: {debian: [e2fsprogs], al2023: [e2fsprogs]}
 # timeout: 10m
 # mutates: true
-# facts: [superblock, replay, fsck]
+# facts:
+#   superblock: {type: object, required: [exitCode, lines], properties: {exitCode: {type: integer}, lines: {type: string}}}
+#   replay: {$ref: fact.schema.json#/definitions/toolRun}
+#   fsck: {$ref: fact.schema.json#/definitions/toolRun}
 # ---
 dev=$SNAPDRILL_TARGET
 

@@ -14,10 +14,25 @@
 # stage: database
 # appliesTo: {engine: [mariadb]}
 # needs: [setpriv, unshare, prlimit, pivot_root, timeout, stat, od]
-# packages: {debian: [mariadb-server], al2023: [mariadb105-server]}
+# packages: {debian: [mariadb-server, util-linux], al2023: [mariadb105-server, util-linux]}
 # timeout: 30m
 # mutates: true
-# facts: [files, aside, redo, tables, startup, tablecheck, canary, stop, innochecksum, refused, sandbox, limit]
+# facts:
+#   files:
+#     type: object
+#     required: [owner, uid, datadirVersion, serverVersion, ariaControl, redoDir]
+#     properties: {owner: {type: string}, uid: {type: integer}, datadirVersion: {type: string}, serverVersion: {type: string}, ariaControl: {type: boolean}, redoDir: {type: boolean}}
+#   aside: {$ref: fact.schema.json#/definitions/aside}
+#   redo:
+#     type: object
+#     required: [file, size, magic, creator, block1, block2]
+#     properties: {file: {type: string}, size: {type: integer}, magic: {type: string}, creator: {type: string}, block1: {type: string}, block2: {type: string}}
+#   tables: {type: object, required: [checked, open], properties: {checked: {type: integer}, open: {type: array, items: {type: array, items: {type: string}}}}}
+#   startup: {$ref: fact.schema.json#/definitions/startup}
+#   tablecheck: {type: object, required: [exitCode, serverAliveAfter, output], properties: {exitCode: {type: integer}, ms: {type: integer}, serverAliveAfter: {type: boolean}, output: {type: string}}}
+#   canary: {$ref: fact.schema.json#/definitions/canary}
+#   stop: {$ref: fact.schema.json#/definitions/stop}
+#   innochecksum: {type: object, required: [checked, failures], properties: {checked: {type: integer}, ms: {type: integer}, failures: {type: array, items: {type: array, items: {type: [string, integer]}}}}}
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
 rel=$(db_rel)

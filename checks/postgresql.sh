@@ -15,10 +15,36 @@
 # stage: database
 # appliesTo: {engine: [postgresql]}
 # needs: [setpriv, unshare, prlimit, pivot_root, timeout, stat, od]
-# packages: {debian: [postgresql, postgresql-contrib], al2023: [postgresql15-server, postgresql15-contrib]}
+# packages: {debian: [postgresql, postgresql-contrib, util-linux], al2023: [postgresql15-server, postgresql15-contrib, util-linux]}
 # timeout: 30m
 # mutates: true
-# facts: [files, aside, controldata, wal, waldump, startup, amcheck, canary, stop, checksums, refused, sandbox, limit]
+# facts:
+#   files:
+#     type: object
+#     required: [version, owner, uid, postmasterPid, backupLabel, tablespaceMap, recoverySignal, standbySignal]
+#     properties: {version: {type: string}, owner: {type: string}, uid: {type: integer}, gid: {type: integer}, postmasterPid: {type: boolean}, backupLabel: {type: [string, 'null']}, tablespaceMap: {type: boolean}, recoverySignal: {type: boolean}, standbySignal: {type: boolean}}
+#   aside: {$ref: fact.schema.json#/definitions/aside}
+#   controldata: {type: object, required: [exitCode, output], properties: {exitCode: {type: integer}, output: {type: string}}}
+#   wal:
+#     type: object
+#     required: [segmentBytes, count, first, last, oddSizes]
+#     properties: {segmentBytes: {type: [integer, 'null']}, count: {type: integer}, first: {type: string}, last: {type: string}, oddSizes: {type: array, items: {type: array, items: {type: [string, integer]}}}}
+#   waldump:
+#     type: object
+#     required: [redo, timeline, exitCode, end, message, validBeyondEnd]
+#     properties:
+#       redo: {type: string}
+#       timeline: {type: integer}
+#       exitCode: {type: integer}
+#       end: {type: string}
+#       endSegment: {type: string}
+#       message: {type: string}
+#       validBeyondEnd: {oneOf: [{type: 'null'}, {type: object, required: [segment, start, record], properties: {segment: {type: string}, start: {type: string}, record: {type: string}}}]}
+#   startup: {$ref: fact.schema.json#/definitions/startup}
+#   amcheck: {type: object, required: [exitCode, output], properties: {command: {type: string}, exitCode: {type: integer}, ms: {type: integer}, output: {type: string}}}
+#   canary: {$ref: fact.schema.json#/definitions/canary}
+#   stop: {$ref: fact.schema.json#/definitions/stop}
+#   checksums: {$ref: fact.schema.json#/definitions/toolRun}
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
 rel=$(db_rel)

@@ -14,10 +14,22 @@
 # stage: database
 # appliesTo: {engine: [sqlite]}
 # needs: [sqlite3, od, stat, unshare, setpriv, prlimit, pivot_root, timeout]
-# packages: {debian: [sqlite3], al2023: [sqlite]}
+# packages: {debian: [sqlite3, util-linux], al2023: [sqlite, util-linux]}
 # timeout: 15m
 # mutates: true
-# facts: [files, superjournal, integrity, canary, after, refused, sandbox, limit]
+# facts:
+#   files:
+#     type: object
+#     required: [size, header, journal, wal]
+#     properties:
+#       size: {type: integer}
+#       header: {type: string}
+#       journal: {oneOf: [{type: 'null'}, {type: object, required: [size, head], properties: {size: {type: integer}, head: {type: string}}}]}
+#       wal: {oneOf: [{type: 'null'}, {type: object, required: [size, head], properties: {size: {type: integer}, head: {type: string}}}]}
+#   superjournal: {type: object, required: [nameB64, name, dirB64], properties: {nameB64: {type: string}, name: {type: string}, dirB64: {type: string}}}
+#   integrity: {type: object, required: [exitCode, output], properties: {exitCode: {type: integer}, ms: {type: integer}, output: {type: string}}}
+#   canary: {$ref: fact.schema.json#/definitions/canary}
+#   after: {type: object, required: [journalExists, walSize], properties: {journalExists: {type: boolean}, walSize: {type: integer}}}
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the database" "check the filesystem findings"
 rel=$(db_rel)

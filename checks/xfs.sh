@@ -13,7 +13,19 @@
 # packages: {debian: [xfsprogs], al2023: [xfsprogs]}
 # timeout: 10m
 # mutates: true
-# facts: [log, replay, repair]
+# facts:
+#   log:
+#     type: object
+#     required: [exitCode, summary, output]
+#     properties:
+#       exitCode: {type: integer}
+#       output: {type: string}
+#       summary:
+#         type: object
+#         required: [state, transactions, items]
+#         properties: {state: {type: string}, tail: {type: string}, head: {type: string}, transactions: {type: integer}, items: {type: object, additionalProperties: {type: integer}}}
+#   replay: {type: object, required: [command, exitCode, umountExitCode, output], properties: {command: {type: string}, exitCode: {type: integer}, umountExitCode: {type: integer}, output: {type: string}}}
+#   repair: {$ref: fact.schema.json#/definitions/toolRun}
 # ---
 dev=$SNAPDRILL_TARGET
 

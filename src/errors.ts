@@ -18,6 +18,10 @@ export class SnapdrillError extends Error {
   readonly code: string;
   readonly source: ErrorSource;
   readonly remedy: string | undefined;
+  /**
+   * transient: the same call may succeed if made again soon (a throttle, a dropped channel, a wait that ran out).
+   * retryTransient (util/retry.ts) acts on it with one retry, only around steps that are safe to repeat.
+   */
   readonly transient: boolean;
 
   constructor(code: string, message: string, opts: { source: ErrorSource; remedy?: string; transient?: boolean; cause?: unknown }) {

@@ -15,13 +15,37 @@ export interface LintFinding {
   evidence: string[];
 }
 
+/** LintStatus is the closed set of lint outcomes: linted (a root filesystem, findings apply), not-root (nothing to lint), not-run (the lint could not tell). */
+export type LintStatus = 'linted' | 'not-root' | 'not-run';
+
 /** LintResult is the lint of one root filesystem (or why it could not run). */
 export interface LintResult {
   /** Which filesystem was linted (target name, e.g. p1 or disk). */
   target: string;
-  ran: boolean;
+  status: LintStatus;
+  /** Why it was not linted (status not-run, and not-root when there is more to say). */
   reason?: string;
   findings: LintFinding[];
+}
+
+/** RestoredFilesystem is one filesystem (or partition) restored with the linted one, as discovery found it: what the restored machine will see. */
+export interface RestoredFilesystem {
+  snapshotId: string;
+  /** Its name within the snapshot: disk, p1, p2. */
+  target: string;
+  uuid?: string;
+  label?: string;
+  fstype?: string;
+  /** The partition's own UUID (GPT partition GUID, or MBR disk id and partition number), what PARTUUID= names. */
+  partuuid?: string;
+}
+
+/** LintContext is what the harness knows and the disk cannot say: the filesystems restored together, and the kind of instance it will boot on. */
+export interface LintContext {
+  /** Every filesystem of the snapshot, or of the whole snapshot set (the linted one included). */
+  filesystems: RestoredFilesystem[];
+  /** The target instance type exposes disks as NVMe (Nitro); false for Xen (boot.targetNvme). */
+  targetNvme: boolean;
 }
 
 /** ConsoleMatch is one console line a catalog signature matched. */
@@ -54,7 +78,7 @@ export interface Diagnosis {
 
 /** BootMilestone is a point reached during a boot, measured from the start of the VM/instance. */
 export interface BootMilestone {
-  /** e.g. firmware, bootloader, kernel, initramfs, init, login, ssh, status-checks. */
+  /** e.g. firmware, bootloader, kernel, initramfs, init, login-prompt (console text: a milestone, never proof), ssh (the banner through the forward: the proof of a local boot), status-checks. */
   name: string;
   atMs: number;
 }

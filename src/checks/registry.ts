@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { InfraError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { CHECKS_DIR } from '../util/paths.js';
-import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
+import { compiledInlineSchema, compiledSchema, describeSchemaErrors } from '../util/schema.js';
 
 /** CheckStage says when a check runs: once per volume (discover), once per filesystem of a matching type, or once per candidate root filesystem before a boot test (boot). */
 export type CheckStage = 'discover' | 'filesystem' | 'data' | 'database' | 'boot';
@@ -21,15 +22,39 @@ export interface CheckDefinition {
   packages: Record<string, string[]>;
   timeoutMs: number | undefined;
   mutates: boolean;
+  /** Names of the facts the check declares (its header's `facts:` map), besides the COMMON_FACTS every check may print. */
   facts: string[];
+  /** The value schema of every fact the check may print, declared and common: parseFacts holds each line to it. */
+  factSchemas: ReadonlyMap<string, ValidateFunction>;
   file: string;
   /** The script body, without the library preamble. */
   body: string;
 }
 
+/** COMMON_FACTS are the protocol facts any check may print (checks/lib/common.sh: skip, sandbox, limits, refused paths), declared once in fact.schema.json. */
+export const COMMON_FACTS = ['skipped', 'limit', 'sandbox', 'refused'] as const;
+
+/** commonFactSchemas compiles the value schemas of COMMON_FACTS. */
+function commonFactSchemas(): [string, ValidateFunction][] {
+  return COMMON_FACTS.map((name) => [name, compiledInlineSchema({ $ref: `fact.schema.json#/definitions/common/properties/${name}` }, ['fact.schema.json'])]);
+}
+
+/** compileFactSchemas compiles a header's fact value schemas, naming the check and fact when one is not a valid schema. */
+function compileFactSchemas(file: string, facts: Record<string, object>): Map<string, ValidateFunction> {
+  const out = new Map(commonFactSchemas());
+  for (const [name, schema] of Object.entries(facts)) {
+    try {
+      out.set(name, compiledInlineSchema(schema, ['fact.schema.json']));
+    } catch (e) {
+      throw new InfraError('check-header-invalid', `${file}: the schema of fact "${name}" does not compile: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
 const HEADER = /^#!.*\n# ---\n((?:#.*\n)*?)# ---\n/;
 
-/** parseCheckHeader extracts and validates the YAML header of one check script. */
+/** parseCheckScript extracts and validates the YAML header of one check script. */
 export function parseCheckScript(file: string, text: string): CheckDefinition {
   const m = HEADER.exec(text);
   if (!m) throw new InfraError('check-header-missing', `${file}: no '# ---' header block after the shebang`);
@@ -56,7 +81,8 @@ export function parseCheckScript(file: string, text: string): CheckDefinition {
     packages: header.packages ?? {},
     timeoutMs: header.timeout ? parseDuration(header.timeout) : undefined,
     mutates: header.mutates,
-    facts: header.facts ?? [],
+    facts: Object.keys(header.facts ?? {}),
+    factSchemas: compileFactSchemas(file, header.facts ?? {}),
     file,
     body: text.slice(m[0].length),
   };
@@ -103,6 +129,15 @@ export class CheckRegistry {
   /** forEngine lists the database checks that apply to an engine. */
   forEngine(engine: string): CheckDefinition[] {
     return [...this.checks.values()].filter((c) => c.stage === 'database' && c.engines.includes(engine));
+  }
+
+  /**
+   * helperPackages lists what a helper of one distribution family must install for every check: `base` first (what the
+   * check library itself calls), then each check's `packages` for that family, in stage order, without repeats. Derived
+   * from the headers, so a check that needs a new tool names its package once, where it is used.
+   */
+  helperPackages(distro: string, base: readonly string[] = []): string[] {
+    return [...new Set([...base, ...this.all().flatMap((c) => c.packages[distro] ?? [])])];
   }
 
   /** all lists every check in the order stages run, then by id. */

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { compiledSchema } from '../util/schema.js';
+import type { ValidateFunction } from 'ajv';
+import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
 import { shellQuote, type Shell } from '../shells/shell.js';
+import { retryTransient } from '../util/retry.js';
 import type { CheckDefinition, CheckRegistry } from './registry.js';
 
 /** Fact is one validated NDJSON line printed by a check. */
@@ -54,27 +56,42 @@ export function buildCheckScript(registry: CheckRegistry, check: CheckDefinition
   return `${exports}\n${registry.library}\n${require}${check.body}`;
 }
 
-/** parseFacts validates NDJSON output; lines that are not facts of this check are returned as protocol errors. */
-export function parseFacts(checkId: string, stdout: string): { facts: Fact[]; protocolErrors: string[] } {
+/**
+ * parseFacts validates NDJSON output against the check's declared contract: a line that is not a fact envelope, names
+ * another check, names a fact the check does not declare (nor a common one), or carries a value its schema rejects is
+ * a protocol error (the line, after why), never a fact a judge could read.
+ */
+export function parseFacts(check: Pick<CheckDefinition, 'id' | 'factSchemas'>, stdout: string): { facts: Fact[]; protocolErrors: string[] } {
   const validate = compiledSchema('fact.schema.json');
   const facts: Fact[] = [];
   const protocolErrors: string[] = [];
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch {
-      protocolErrors.push(line.slice(0, 500));
-      continue;
-    }
-    if (!validate(obj) || (obj as Fact).check !== checkId) {
-      protocolErrors.push(line.slice(0, 500));
-      continue;
-    }
-    facts.push(obj as Fact);
+    const why = factError(check, line, validate);
+    if (why) protocolErrors.push(`${why}: ${line.slice(0, 500)}`);
+    else facts.push(JSON.parse(line) as Fact);
   }
   return { facts, protocolErrors };
+}
+
+/** factError says why one output line is not a valid fact of the check, or returns undefined when it is one. */
+function factError(check: Pick<CheckDefinition, 'id' | 'factSchemas'>, line: string, envelope: ValidateFunction): string | undefined {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
+  if (!envelope(obj)) return 'not a fact line';
+  const f = obj as Fact;
+  if (f.check !== check.id) return `a fact of check "${f.check}", not ${check.id}`;
+  const value = check.factSchemas.get(f.fact);
+  if (!value) return `fact "${f.fact}" is not declared by check ${check.id}`;
+  if (!value(f.value)) {
+    const issue = describeSchemaErrors(value.errors)[0];
+    return `fact "${f.fact}" does not match its schema${issue ? ` (${issue.path}: ${issue.message})` : ''}`;
+  }
+  return undefined;
 }
 
 /** OUTPUT_CAP_BYTES is the most a check may print on stdout: beyond it the run is `truncated` (unknown), whatever the transport. */
@@ -169,7 +186,8 @@ type PageResult = { ok: true; text: string; pages: number; bytes: number } | { o
  */
 export async function readPages(shell: Shell, file: string, plan: OutputPlan, opts: { signal?: AbortSignal; timeoutMs?: number }): Promise<PageResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const run = (script: string) => shell.run(script, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+  // Each request only reads the file (or writes its .gz beside it): safe to repeat once when the transport hiccups.
+  const run = (script: string) => retryTransient(() => shell.run(script, { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }), opts.signal ? { signal: opts.signal } : {});
   const q = shellQuote(file);
   const gz = shellQuote(`${file}.gz`);
   let pages = 0;
@@ -260,7 +278,7 @@ export async function runCheck(registry: CheckRegistry, check: CheckDefinition, 
     }
   }
   const exitCode = found ? found.marker.exit : r.exitCode;
-  const { facts, protocolErrors } = parseFacts(check.id, stdout);
+  const { facts, protocolErrors } = parseFacts(check, stdout);
   const run: CheckRun = {
     check: check.id,
     target: opts.target,
@@ -302,10 +320,13 @@ export async function runCheck(registry: CheckRegistry, check: CheckDefinition, 
   return run;
 }
 
-/** runLibraryCommand runs one function of the check library (e.g. fs_unmount) on the helper, outside any check. */
+/**
+ * runLibraryCommand runs one function of the check library (e.g. fs_unmount, find_volume_device) on the helper,
+ * outside any check. These are idempotent, so a transient transport error is retried once (retryTransient).
+ */
 export async function runLibraryCommand(registry: CheckRegistry, shell: Shell, command: string, vars: Record<string, string>, opts: { timeoutMs: number; signal?: AbortSignal; onLocalProcess?: (pid: number) => void }) {
   const exports = Object.entries({ SNAPDRILL_CHECK: 'harness', ...vars })
     .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
     .join('\n');
-  return shell.run(`${exports}\n${registry.library}\n${command}\n`, opts);
+  return retryTransient(() => shell.run(`${exports}\n${registry.library}\n${command}\n`, opts), opts.signal ? { signal: opts.signal } : {});
 }

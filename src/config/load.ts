@@ -4,14 +4,15 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
+import { schemaPath } from '../util/paths.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
-import type { Canary, Config, ReportFormat } from './types.js';
+import type { AwsProviderConfig, Canary, Config, ReportFormat } from './types.js';
 
 /** CONFIG_SCHEMA is the file name of the configuration's JSON Schema under schemas/. */
 export const CONFIG_SCHEMA = 'config.schema.json';
 
-/** DEFAULT_SCRATCH_DIR holds restored copies when the config names no other place. */
-export const DEFAULT_SCRATCH_DIR = '/var/tmp/snapdrill';
+/** DEFAULT_SCRATCH_DIR holds restored copies when the config names no other place (read from the schema's default, for gc). */
+export const DEFAULT_SCRATCH_DIR: string = (JSON.parse(readFileSync(schemaPath(CONFIG_SCHEMA), 'utf8')) as { definitions: { localProvider: { properties: { scratchDir: { default: string } } } } }).definitions.localProvider.properties.scratchDir.default;
 
 /** defaultConcurrency sizes parallel verification to the machine: restores and checks mostly wait on I/O. */
 export function defaultConcurrency(): number {
@@ -46,112 +47,79 @@ export function readConfigFile(file: string): unknown {
   return doc.toJS() ?? {};
 }
 
-/** validateRawConfig checks a parsed config against the schema and returns it typed with defaults applied. */
+/**
+ * validateRawConfig checks a parsed config against the schema and returns it typed. Every default lives in the schema
+ * (ajv useDefaults fills them in while validating); only what depends on this machine or on another key is computed
+ * here: concurrency (the CPUs) and boot.mode (direct when a kernel is given).
+ */
 export function validateRawConfig(raw: unknown, where: string, baseDir: string): Config {
-  const validate = compiledSchema(CONFIG_SCHEMA);
+  const validate = compiledSchema(CONFIG_SCHEMA, { useDefaults: true });
   if (!validate(raw)) throw new ConfigValidationError(where, describeSchemaErrors(validate.errors));
   const r = raw as Record<string, any>;
   const provider = r.provider as Record<string, any>;
   if (provider.type === 'aws') {
-    const type = (provider.volumeType as string | undefined) ?? 'gp3';
+    const type = provider.volumeType as string;
     if (provider.iops !== undefined && !['gp3', 'io1', 'io2'].includes(type)) throw new ConfigError('/provider/iops', `iops applies to gp3, io1 and io2 volumes, not ${type}`);
     if ((type === 'io1' || type === 'io2') && provider.iops === undefined) throw new ConfigError('/provider/iops', `${type} volumes need provider.iops`);
-    if (provider.helper?.shell === 'ssh' && !provider.helper?.ssh) throw new ConfigError('/provider/helper/ssh', 'helper.shell is ssh, so helper.ssh (at least keyName) is required');
+    if (provider.helper.shell === 'ssh' && !provider.helper.ssh) throw new ConfigError('/provider/helper/ssh', 'helper.shell is ssh, so helper.ssh (at least keyName) is required');
     if (provider.throughput !== undefined && type !== 'gp3') throw new ConfigError('/provider/throughput', `throughput applies to gp3 volumes only, not ${type}`);
   }
   const resolved: Config = {
-    provider:
-      provider.type === 'aws'
-        ? {
-            type: 'aws',
-            region: provider.region,
-            availabilityZone: provider.availabilityZone,
-            ...(provider.endpoint ? { endpoint: provider.endpoint } : {}),
-            ...(provider.profile ? { profile: provider.profile } : {}),
-            volumeType: provider.volumeType ?? 'gp3',
-            ...(provider.iops !== undefined ? { iops: provider.iops } : {}),
-            ...(provider.throughput !== undefined ? { throughput: provider.throughput } : {}),
-            ...(provider.kmsKeyId ? { kmsKeyId: provider.kmsKeyId } : {}),
-            ...(provider.keepOnFailure ? { keepOnFailureMs: parseDuration(provider.keepOnFailure) } : {}),
-            helper: {
-              ...(provider.helper ?? {}),
-              instanceType: provider.helper?.instanceType ?? 'm6i.large',
-              volumesPerHelper: provider.helper?.volumesPerHelper ?? 8,
-              shell: provider.helper?.shell ?? 'ssm',
-              ...(provider.helper?.ssmOutput ? { ssmOutput: { bucket: provider.helper.ssmOutput.bucket, prefix: provider.helper.ssmOutput.prefix ?? 'snapdrill' } } : {}),
-              ...(provider.helper?.ssh
-                ? {
-                    ssh: {
-                      ...provider.helper.ssh,
-                      user: provider.helper.ssh.user ?? 'ec2-user',
-                      port: provider.helper.ssh.port ?? 22,
-                      address: provider.helper.ssh.address ?? 'private',
-                      ...(provider.helper.ssh.privateKeyPath ? { privateKeyPath: path.resolve(baseDir, provider.helper.ssh.privateKeyPath) } : {}),
-                    },
-                  }
-                : {}),
-            },
-            estimatedHours: provider.estimatedHours ?? 1,
-            allowDefaultNetwork: provider.allowDefaultNetwork ?? false,
-          }
-        : {
-            type: 'local',
-            catalog: path.resolve(baseDir, provider.catalog as string),
-            scratchDir: path.resolve(baseDir, (provider.scratchDir as string | undefined) ?? DEFAULT_SCRATCH_DIR),
-          },
-    snapshots: (r.snapshots as Config['snapshots'] | undefined) ?? [],
+    provider: provider.type === 'aws' ? awsProvider(provider, baseDir) : { type: 'local', catalog: path.resolve(baseDir, provider.catalog as string), scratchDir: path.resolve(baseDir, provider.scratchDir as string) },
+    snapshots: r.snapshots as Config['snapshots'],
     concurrency: (r.concurrency as number | undefined) ?? defaultConcurrency(),
     timeouts: {
-      restoreMs: parseDuration(r.timeouts?.restore ?? '30m'),
-      attachMs: parseDuration(r.timeouts?.attach ?? '2m'),
-      checkMs: parseDuration(r.timeouts?.check ?? '10m'),
-      snapshotMs: parseDuration(r.timeouts?.snapshot ?? '2h'),
+      restoreMs: parseDuration(r.timeouts.restore),
+      attachMs: parseDuration(r.timeouts.attach),
+      checkMs: parseDuration(r.timeouts.check),
+      snapshotMs: parseDuration(r.timeouts.snapshot),
     },
-    output: {
-      dir: path.resolve(baseDir, (r.output?.dir as string | undefined) ?? 'reports'),
-      formats: (r.output?.formats as ReportFormat[] | undefined) ?? ['html', 'json', 'junit'],
-    },
-    policy: {
-      minimum: r.policy?.minimum ?? 'crash-consistent',
-      allowUnknown: r.policy?.allowUnknown ?? false,
-      rules: r.policy?.rules ?? [],
-    },
-    databases: {
-      enabled: r.databases?.enabled ?? true,
-      include: r.databases?.include ?? [],
-      exclude: r.databases?.exclude ?? [],
-      sqliteScan: r.databases?.sqliteScan ?? true,
-      startupTimeoutMs: parseDuration(r.databases?.startupTimeout ?? '10m'),
-      maxPerFilesystem: r.databases?.maxPerFilesystem ?? 100,
-      canaries: ((r.databases?.canaries ?? []) as Record<string, any>[]).map((c) => {
-        const { freshWithin, ...rest } = c;
-        return { ...rest, ...(freshWithin ? { freshWithinMs: parseDuration(freshWithin as string) } : {}) } as Canary;
-      }),
-    },
-    boot: (() => {
-      const b = (r.boot ?? {}) as Record<string, any>;
-      const rel = (f: string | undefined) => (f ? path.resolve(baseDir, f) : undefined);
-      const out: Config['boot'] = {
-        enabled: b.enabled ?? false,
-        lint: b.lint ?? true,
-        required: b.required ?? true,
-        mode: b.mode ?? (b.kernel ? 'direct' : 'bios'),
-        timeoutMs: parseDuration(b.timeout ?? '5m'),
-        memoryMiB: b.memory ?? 1024,
-        cpus: b.cpus ?? 1,
-        accel: b.accel ?? 'auto',
-        maxConcurrent: b.maxConcurrent ?? 1,
-        targetNvme: b.targetNvme ?? true,
+    output: { dir: path.resolve(baseDir, r.output.dir as string), formats: r.output.formats as ReportFormat[] },
+    policy: r.policy as Config['policy'],
+    databases: (() => {
+      const { startupTimeout, canaries, ...rest } = r.databases as Record<string, any>;
+      return {
+        ...(rest as Omit<Config['databases'], 'startupTimeoutMs' | 'canaries'>),
+        startupTimeoutMs: parseDuration(startupTimeout as string),
+        canaries: (canaries as Record<string, any>[]).map((c) => {
+          const { freshWithin, ...other } = c;
+          return { ...other, ...(freshWithin ? { freshWithinMs: parseDuration(freshWithin as string) } : {}) } as Canary;
+        }),
       };
-      for (const k of ['match', 'append', 'instanceType', 'subnetId', 'securityGroupIds', 'architecture', 'bootMode', 'enaSupport'] as const) if (b[k] !== undefined) (out as any)[k] = b[k];
-      if (b.kernel) out.kernel = rel(b.kernel);
-      if (b.initrd) out.initrd = rel(b.initrd);
-      if (out.mode === 'direct' && !out.kernel) throw new ConfigError('/boot/kernel', 'boot.mode is direct, so boot.kernel is required');
-      return out;
     })(),
+    boot: bootOptions(r.boot as Record<string, any>, baseDir),
   };
   if (where !== '(flags)') resolved.source = where;
   return resolved;
+}
+
+/** awsProvider types a validated aws provider section: paths resolved, keepOnFailure in milliseconds. */
+function awsProvider(provider: Record<string, any>, baseDir: string): Config['provider'] {
+  const { keepOnFailure, helper, ...rest } = provider;
+  const { ssh, ...helperRest } = helper as Record<string, any>;
+  return {
+    ...(rest as Omit<AwsProviderConfig, 'helper' | 'keepOnFailureMs'>),
+    ...(keepOnFailure ? { keepOnFailureMs: parseDuration(keepOnFailure as string) } : {}),
+    helper: {
+      ...(helperRest as Omit<AwsProviderConfig['helper'], 'ssh'>),
+      ...(ssh ? { ssh: { ...ssh, ...(ssh.privateKeyPath ? { privateKeyPath: path.resolve(baseDir, ssh.privateKeyPath as string) } : {}) } } : {}),
+    },
+  };
+}
+
+/** bootOptions types a validated boot section: durations in milliseconds, paths resolved, the mode from the kernel when unset. */
+function bootOptions(b: Record<string, any>, baseDir: string): Config['boot'] {
+  const { timeout, memory, kernel, initrd, mode, ...rest } = b;
+  const out: Config['boot'] = {
+    ...(rest as Omit<Config['boot'], 'timeoutMs' | 'memoryMiB' | 'mode'>),
+    mode: mode ?? (kernel ? 'direct' : 'bios'),
+    timeoutMs: parseDuration(timeout as string),
+    memoryMiB: memory as number,
+    ...(kernel ? { kernel: path.resolve(baseDir, kernel as string) } : {}),
+    ...(initrd ? { initrd: path.resolve(baseDir, initrd as string) } : {}),
+  };
+  if (out.mode === 'direct' && !out.kernel) throw new ConfigError('/boot/kernel', 'boot.mode is direct, so boot.kernel is required');
+  return out;
 }
 
 /** ConfigOverrides are CLI flags layered over (or instead of) a config file. */

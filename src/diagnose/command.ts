@@ -1,7 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Diagnosis, LintResult } from '../boot/types.js';
 import { ConfigError } from '../errors.js';
-import { renderDiagnosePage } from '../report/console.js';
 import { terminalSafe } from '../util/sanitize.js';
 import { diagnose } from './engine.js';
 
@@ -64,16 +63,11 @@ export function formatDiagnosis(out: DiagnoseOutput, text: string): string {
   });
   for (const l of out.lint ?? []) {
     if (lines.length) lines.push('');
-    if (!l.ran) lines.push(`Pre-boot lint of ${l.target}: not run (${l.reason ?? 'no reason'})`);
+    if (l.status !== 'linted') lines.push(`Pre-boot lint of ${l.target}: not run (${l.reason ?? 'no reason'})`);
     else if (!l.findings.length) lines.push(`Pre-boot lint of ${l.target}: nothing found`);
     else for (const f of l.findings) lines.push(`Lint ${f.severity} on ${l.target}: ${f.message} [${f.id}]\n  Fix: ${f.remedy}`);
   }
   // The transcript, the matched lines and the lint messages come from a disk or a console: nothing in them may
   // reach the terminal as a control (each line made safe, and then the whole text once more).
   return `${terminalSafe(lines.map((l) => l.split('\n').map((x) => terminalSafe(x)).join('\n')).join('\n'), { multiline: true })}\n`;
-}
-
-/** writeDiagnoseHtml writes the self-contained diagnosis page. */
-export function writeDiagnoseHtml(file: string, input: DiagnoseInput, d: Diagnosis): void {
-  writeFileSync(file, renderDiagnosePage(`snapdrill diagnosis: ${input.source}`, input.text, d, input.screenshotJpegBase64, input.lint));
 }

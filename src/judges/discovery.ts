@@ -12,6 +12,8 @@ export interface FsTarget {
   partNumber?: number;
   partType?: string;
   partName?: string;
+  /** The partition's UUID (GPT partition GUID, or MBR disk id and number): what PARTUUID= names. */
+  partuuid?: string;
   usage?: string;
 }
 
@@ -22,6 +24,8 @@ export interface Discovery {
   partitionTable?: string;
   /** Filesystems to hand to filesystem checks. */
   targets: FsTarget[];
+  /** Every filesystem and partition found, checkable or not (swap, an EFI system partition): what the restored machine will see. */
+  filesystems: FsTarget[];
   /** Findings decided by discovery alone (nothing recognised, partitions we do not check). */
   findings: FilesystemFinding[];
 }
@@ -56,6 +60,7 @@ function toTarget(d: DeviceFact, name: string): FsTarget {
   if (p.PART_ENTRY_NUMBER) t.partNumber = Number(p.PART_ENTRY_NUMBER);
   if (p.PART_ENTRY_TYPE) t.partType = p.PART_ENTRY_TYPE;
   if (p.PART_ENTRY_NAME) t.partName = p.PART_ENTRY_NAME;
+  if (p.PART_ENTRY_UUID) t.partuuid = p.PART_ENTRY_UUID;
   return t;
 }
 
@@ -72,6 +77,7 @@ export function judgeDiscovery(facts: Fact[], checkable: (fstype: string) => boo
       device: '',
       sizeBytes: 0,
       targets: [],
+      filesystems: [],
       findings: [
         {
           target: 'disk',
@@ -85,9 +91,9 @@ export function judgeDiscovery(facts: Fact[], checkable: (fstype: string) => boo
       ],
     };
   }
-  const out: Discovery = { device: dev.device, sizeBytes: dev.size, targets: [], findings: [] };
-  const probe = dev.result.probe;
   const candidates: FsTarget[] = [];
+  const out: Discovery = { device: dev.device, sizeBytes: dev.size, targets: [], filesystems: candidates, findings: [] };
+  const probe = dev.result.probe;
   if (probe.PTTYPE) {
     out.partitionTable = probe.PTTYPE;
     const parts = facts.filter((f) => f.fact === 'partition').map((f) => f.value as DeviceFact);

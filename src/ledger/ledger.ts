@@ -2,7 +2,7 @@ import { appendFileSync, closeSync, constants, fsyncSync, openSync, readdirSync,
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage, InfraError } from '../errors.js';
-import { describeResource, isSameProcessAlive, processStartTicks, releaseResource, settleOrder, type ResourceRecord } from './resources.js';
+import { describeResource, isSameProcessAlive, processStartTicks, releaseResource, settleOrder, type CloudReleaser, type ResourceRecord } from './resources.js';
 import { readTrustedFile, recordRefusal, scratchRoots, secureDir } from './trust.js';
 
 /** LedgerLine is one append-only record in a run's ledger file. */
@@ -39,7 +39,10 @@ export class Ledger {
   private readonly open = new Map<number, { owner: string; resource: ResourceRecord }>();
   private nextId = 1;
 
-  private constructor(file: string) {
+  private constructor(
+    file: string,
+    private readonly cloud: CloudReleaser | undefined,
+  ) {
     this.file = file;
   }
 
@@ -49,8 +52,9 @@ export class Ledger {
   /**
    * create starts the ledger of a new run under stateDir/runs/, both directories 0700 and the file 0600: `gc`, which
    * runs as root, trusts only ledgers nobody else could have written. A state directory of another user is refused.
+   * `cloud` is the run's provider's releaser of cloud resources (Provider.releaseCloud), when it creates any.
    */
-  static create(stateDir: string, runId: string, opts: { scratchRoot?: string } = {}): Ledger {
+  static create(stateDir: string, runId: string, opts: { scratchRoot?: string; cloud?: CloudReleaser } = {}): Ledger {
     const warnings: string[] = [];
     for (const dir of [stateDir, path.join(stateDir, 'runs')]) {
       const check = secureDir(dir, { create: true });
@@ -58,7 +62,7 @@ export class Ledger {
       warnings.push(...check.warnings);
     }
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(runId)) throw new InfraError('bad-run-id', `run id ${JSON.stringify(runId)} cannot name a ledger file`);
-    const ledger = new Ledger(path.join(stateDir, 'runs', `${runId}.jsonl`));
+    const ledger = new Ledger(path.join(stateDir, 'runs', `${runId}.jsonl`), opts.cloud);
     ledger.warnings.push(...warnings);
     const header: LedgerLine = { type: 'run', runId, pid: process.pid, startedAt: new Date().toISOString(), host: os.hostname(), ...(opts.scratchRoot ? { scratchRoot: path.resolve(opts.scratchRoot) } : {}) };
     const ticks = processStartTicks(process.pid);
@@ -91,7 +95,7 @@ export class Ledger {
   private async releaseOne(id: number, settle = false): Promise<void> {
     const entry = this.open.get(id);
     if (!entry) return;
-    await releaseResource(entry.resource, { settle });
+    await releaseResource(entry.resource, { settle }, this.cloud);
     this.open.delete(id);
     this.append({ type: 'release', id });
   }
@@ -270,10 +274,14 @@ export interface GcResult {
   warnings: string[];
 }
 
-/** GcOptions: dryRun lists only; scratchRoots are where local paths may lie (besides the root each run declared). */
+/**
+ * GcOptions: dryRun lists only; scratchRoots are where local paths may lie (besides the root each run declared);
+ * cloud releases the cloud resources ledgers hold (the provider of `gc -c CONFIG`), which are failures without it.
+ */
 export interface GcOptions {
   dryRun: boolean;
   scratchRoots?: string[];
+  cloud?: CloudReleaser;
 }
 
 /**
@@ -305,7 +313,7 @@ export async function collectGarbage(stateDir: string, opts: GcOptions): Promise
         continue;
       }
       try {
-        await releaseResource(r.resource, { settle: true, lazyUnmount: false });
+        await releaseResource(r.resource, { settle: true, lazyUnmount: false }, opts.cloud);
         appendDurably(run.file, { type: 'release', id: r.id });
         out.push({ runId: run.runId, resource: what, action: 'removed' });
       } catch (e) {

@@ -37,15 +37,11 @@ export interface ReleaseOptions {
   lazyUnmount?: boolean;
 }
 
-/** CloudReleaser removes one cloud resource; it is idempotent (gone already is success). */
+/**
+ * CloudReleaser removes one cloud resource; it is idempotent (gone already is success). The provider of the run
+ * supplies it (Provider.releaseCloud): the ledger of a run, and gc with -c CONFIG, are handed it explicitly.
+ */
 export type CloudReleaser = (r: CloudRecord, opts: ReleaseOptions) => Promise<void>;
-
-let cloudReleaser: CloudReleaser | undefined;
-
-/** setCloudReleaser installs the function that removes cloud resources (the AWS provider does, when it starts). */
-export function setCloudReleaser(fn: CloudReleaser | undefined): void {
-  cloudReleaser = fn;
-}
 
 /** settleOrder sorts the records of a run for its final teardown: helper instances first (terminating one frees every volume attached to it), then everything newest first. */
 export function settleOrder<T extends { id: number; resource: ResourceRecord }>(records: T[]): T[] {
@@ -297,16 +293,19 @@ function sessionMembers(leader: number): { pid: number; startTicks: string }[] {
   return out;
 }
 
-/** releaseResource removes one recorded resource; it is idempotent so `gc` can retry it. */
-export async function releaseResource(r: ResourceRecord, opts: ReleaseOptions = {}): Promise<void> {
+/**
+ * releaseResource removes one recorded resource; it is idempotent so `gc` can retry it. A cloud resource needs
+ * `cloud`, the releaser of the provider that created it; without one it is an error naming how to get one.
+ */
+export async function releaseResource(r: ResourceRecord, opts: ReleaseOptions = {}, cloud?: CloudReleaser): Promise<void> {
   const lazy = opts.lazyUnmount ?? true;
   switch (r.kind) {
     case 'aws-instance':
     case 'aws-volume':
     case 'aws-attachment':
     case 'aws-image':
-      if (!cloudReleaser) throw new Error(`cannot remove ${describeResource(r)} without AWS access: run "snapdrill gc -c CONFIG" with the run's aws config`);
-      await cloudReleaser(r, opts);
+      if (!cloud) throw new Error(`cannot remove ${describeResource(r)} without AWS access: run "snapdrill gc -c CONFIG" with the run's aws config`);
+      await cloud(r, opts);
       return;
     case 'process':
       await stopProcess(r);

@@ -1,6 +1,6 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { RunEvents } from '../run/events.js';
-import type { SnapshotResult } from '../run/types.js';
+import type { SnapshotResult } from '../report/types.js';
 import { formatDuration } from '../util/duration.js';
 import { terminalSafe } from '../util/sanitize.js';
 

@@ -1,6 +1,7 @@
 import type { Ledger } from '../ledger/ledger.js';
+import type { CloudRecord, ReleaseOptions } from '../ledger/resources.js';
 import type { Shell } from '../shells/shell.js';
-import type { BootOptions } from '../config/types.js';
+import type { BootOptions, Config } from '../config/types.js';
 import type { BootOutcome } from '../boot/types.js';
 
 /** SnapshotInfo is a snapshot as a provider lists it. */
@@ -62,6 +63,42 @@ export interface BootRequest {
   mode: BootOptions['mode'];
 }
 
+/** PlanItem is one kind of resource a run would create. */
+export interface PlanItem {
+  kind: 'scratch-copy' | 'loop-device' | 'volume' | 'helper-instance' | 'boot-image' | 'boot-instance' | 'vm';
+  count: number;
+  detail: string;
+  /** Bytes of storage these items hold at once (scratch copies) or in total (volumes). */
+  bytes?: number;
+}
+
+/** ProviderPlan is what a provider says a run over the selected snapshots would create, and what that would cost. */
+export interface ProviderPlan {
+  creates: PlanItem[];
+  estimate: { usd: number | null; assumptions: string[] };
+  /** Where each selected snapshot came from (AWS: manual, aws-backup, dlm), by snapshot id, when the provider tells. */
+  origins?: Record<string, string>;
+}
+
+/** CloudLeftover is a resource snapdrill tagged in a cloud account, with what `gc` did about it. */
+export interface CloudLeftover {
+  kind: string;
+  id: string;
+  runId: string;
+  expiresAt: string;
+  state: string;
+  action: 'removed' | 'would-remove' | 'kept-not-expired' | 'kept-in-use' | 'failed';
+  error?: string;
+}
+
+/** ConsoleCapture is a machine's latest console output, and its screenshot when the cloud gives one. */
+export interface ConsoleCapture {
+  /** What the console is of (an instance id). */
+  source: string;
+  text: string;
+  screenshotJpegBase64?: string;
+}
+
 /** Provider is the only code that knows where snapshots live and how they become block devices. */
 export interface Provider {
   readonly type: string;
@@ -83,4 +120,15 @@ export interface Provider {
   bootTest?(req: BootRequest, ctx: StageContext): Promise<BootOutcome>;
   /** shell reaches the helper that sees an attached device (any helper when none is given). */
   shell(attached?: AttachedVolume): Shell;
+  /** plan says what a run over the selected snapshots would create and cost, creating nothing (`snapdrill plan`). */
+  plan?(selected: SnapshotInfo[], run: Pick<Config, 'concurrency' | 'boot'>): ProviderPlan;
+  /**
+   * releaseCloud removes one cloud resource a ledger recorded; idempotent (gone already is success). A provider that
+   * creates cloud resources has it; the run's ledger and `gc -c CONFIG` are handed it, never a global.
+   */
+  releaseCloud?(record: CloudRecord, opts: ReleaseOptions): Promise<void>;
+  /** collectGarbage removes what snapdrill tagged in the cloud account once it has expired, ledger or not (`gc -c CONFIG`). */
+  collectGarbage?(opts: { dryRun: boolean }): Promise<CloudLeftover[]>;
+  /** fetchConsole fetches a machine's latest console output (`diagnose --instance`). */
+  fetchConsole?(instanceId: string): Promise<ConsoleCapture>;
 }

@@ -56,7 +56,7 @@ export function renderDiagnosis(d: Diagnosis | undefined, prefix: string): strin
 /** renderLint shows the pre-boot lint findings of a root filesystem. */
 export function renderLint(l: LintResult | undefined): string {
   if (!l) return '';
-  if (!l.ran) return `<p class="meta">Pre-boot lint of ${escHtml(l.target)}: not run (${escHtml(l.reason ?? 'no reason given')}).</p>`;
+  if (l.status !== 'linted') return `<p class="meta">Pre-boot lint of ${escHtml(l.target)}: not run (${escHtml(l.reason ?? 'no reason given')}).</p>`;
   if (!l.findings.length) return `<p>Pre-boot lint of ${escHtml(l.target)}: nothing found.</p>`;
   return l.findings
     .map((f) => `<div class="lint ${f.severity === 'error' ? 'error' : ''}"><b>${escHtml(f.severity)}: ${escHtml(f.message)}</b> <code>${escHtml(f.id)}</code><br>Remedy: ${escHtml(f.remedy)}${f.evidence.length ? `<br><code>${f.evidence.map(escHtml).join('<br>')}</code>` : ''}</div>`)

@@ -1,7 +1,7 @@
 import type { Consistency } from '../config/types.js';
 import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { FilesystemFinding } from '../judges/types.js';
-import type { RunReport, SnapshotResult } from '../run/types.js';
+import type { RunReport, SnapshotResult } from './types.js';
 import { formatDuration } from '../util/duration.js';
 import { CONSOLE_CSS, renderConsole, renderDiagnosis, renderLint } from './console.js';
 

@@ -1,6 +1,6 @@
 import { InfraError } from '../errors.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
-import type { RunReport } from '../run/types.js';
+import type { RunReport } from './types.js';
 
 /** renderJsonReport validates the report against schemas/report.schema.json and renders it; an invalid report is a harness bug and never written. */
 export function renderJsonReport(report: RunReport): string {

@@ -1,4 +1,4 @@
-import type { RunReport } from '../run/types.js';
+import type { RunReport } from './types.js';
 
 /** xmlEscape escapes text and attribute values, dropping characters XML 1.0 cannot carry. */
 export function xmlEscape(s: string): string {

@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ReportFormat } from '../config/types.js';
-import type { RunReport } from '../run/types.js';
+import type { RunReport } from './types.js';
 import { renderHtml } from './html.js';
 import { renderJsonReport } from './json.js';
 import { renderJunit } from './junit.js';

@@ -1,4 +1,4 @@
-import type { SnapshotResult } from './types.js';
+import type { SnapshotResult } from '../report/types.js';
 
 /** RunEvents are what the orchestrator tells a progress display; every method is optional to implement. */
 export interface RunEvents {

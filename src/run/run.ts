@@ -10,7 +10,7 @@ import { writeReports } from '../report/write.js';
 import { selectSnapshots } from '../select.js';
 import { VERSION } from '../version.js';
 import type { RunEvents } from './events.js';
-import type { HarnessErrorInfo, RunReport } from './types.js';
+import type { HarnessErrorInfo, RunReport } from '../report/types.js';
 import { verifyAll } from './verify.js';
 
 /** newRunId makes a sortable, unique run id: UTC timestamp plus random suffix. */
@@ -46,8 +46,12 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   const selected = selectSnapshots(all, config.snapshots, provider.describe());
   await provider.preflight();
 
-  // The scratch root is recorded so gc accepts this run's paths (and only paths under it).
-  const ledger = Ledger.create(opts.stateDir, runId, config.provider.type === 'local' ? { scratchRoot: config.provider.scratchDir } : {});
+  // The scratch root is recorded so gc accepts this run's paths (and only paths under it); cloud records are released by this provider.
+  const releaseCloud = provider.releaseCloud?.bind(provider);
+  const ledger = Ledger.create(opts.stateDir, runId, {
+    ...(config.provider.type === 'local' ? { scratchRoot: config.provider.scratchDir } : {}),
+    ...(releaseCloud ? { cloud: releaseCloud } : {}),
+  });
   let results: RunReport['snapshots'] = [];
   const errors: HarnessErrorInfo[] = [];
   try {

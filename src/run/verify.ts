@@ -17,9 +17,9 @@ import type { Ledger } from '../ledger/ledger.js';
 import { processRecord } from '../ledger/resources.js';
 import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../providers/provider.js';
 import type { RunEvents } from './events.js';
-import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from './types.js';
-import type { BootOutcome, LintResult } from '../boot/types.js';
-import { judgeBootLint } from '../judges/bootlint.js';
+import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from '../report/types.js';
+import type { BootOutcome, LintContext, LintResult, RestoredFilesystem } from '../boot/types.js';
+import { judgeBootLint } from '../judges/bootlint/index.js';
 import { diagnose } from '../diagnose/engine.js';
 
 /** FS_JUDGES maps a filesystem check id to the pure function that judges its facts. */
@@ -34,6 +34,9 @@ const DB_JUDGES: Partial<Record<Engine, (t: DbTarget, facts: Fact[]) => Database
   mariadb: refusing(judgeMariadb),
   sqlite: refusing(judgeSqlite),
 };
+
+/** DBFIND_LISTING_CAP bounds the databases dbfind lists on one filesystem (a hostile disk may hold millions of look-alikes); beyond it the search itself is incomplete. */
+const DBFIND_LISTING_CAP = 10_000;
 
 /** MOUNTABLE are the filesystem states whose (replayed) scratch copy is mounted to look for databases. */
 const MOUNTABLE = new Set(['clean', 'frozen', 'replayed']);
@@ -158,6 +161,8 @@ class Verification {
   restored: RestoredVolume | undefined;
   /** Filesystems the pre-boot lint looks at: those that passed their check, and corrupt ones. */
   private lintable: FsTarget[] = [];
+  /** Every filesystem and partition discovery found: what the restored machine will see, for the lint of any root in the set. */
+  private discovered: FsTarget[] = [];
   readonly lint: LintResult[] = [];
   /** Targets the lint recognised as root filesystems. */
   readonly roots: string[] = [];
@@ -274,6 +279,7 @@ class Verification {
         return;
       }
       const d = judgeDiscovery(discover.facts, (fstype) => registry.forFilesystem(fstype).length > 0);
+      this.discovered = d.filesystems;
       const findings = [...d.findings];
       const cut = judgeDiscoveryLimits(discover, attached.device, this.snap.sizeBytes);
       if (cut) findings.push(cut);
@@ -323,7 +329,8 @@ class Verification {
           SNAPDRILL_EXCLUDE: b64(dbc.exclude.join('\n')),
           SNAPDRILL_INCLUDE: b64(dbc.include.map((i) => `${i.engine}\t${i.path}`).join('\n')),
           SNAPDRILL_SQLITE_SCAN: dbc.sqliteScan ? '1' : '0',
-          SNAPDRILL_MAX_DATABASES: String(dbc.maxPerFilesystem),
+          // dbfind lists up to a hard cap; how many of them are checked (maxPerFilesystem) is the judge's decision.
+          SNAPDRILL_MAX_DATABASES: String(DBFIND_LISTING_CAP),
         }),
       );
       const search = judgeDatabaseSearch(fsFinding, find, dbc.maxPerFilesystem);
@@ -365,18 +372,31 @@ class Verification {
     }
   }
 
+  /** restoredFilesystems are the identities of this snapshot's filesystems and partitions, as discovery found them. */
+  restoredFilesystems(): RestoredFilesystem[] {
+    return this.discovered.map((t) => ({
+      snapshotId: this.snap.id,
+      target: t.target,
+      ...(t.uuid ? { uuid: t.uuid } : {}),
+      ...(t.label ? { label: t.label } : {}),
+      ...(t.fstype ? { fstype: t.fstype } : {}),
+      ...(t.partuuid ? { partuuid: t.partuuid } : {}),
+    }));
+  }
+
   /** lintRoots runs the pre-boot lint on every lintable filesystem; those it recognises as root filesystems are boot candidates. */
-  async lintRoots(uuids: string): Promise<void> {
+  async lintRoots(context: LintContext): Promise<void> {
     const restored = this.restored;
     if (this.stageError || !restored) return;
     for (const t of this.lintable) {
       try {
         const run = await this.phase(`lint ${t.target}`, () =>
-          this.check('bootlint', t.device, restored.scratch, { SNAPDRILL_FSTYPE: t.fstype ?? 'auto', SNAPDRILL_UUIDS: uuids, SNAPDRILL_TARGET_NVME: this.deps.config.boot.targetNvme ? '1' : '0' }),
+          this.check('bootlint', t.device, restored.scratch, { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' }),
         );
-        const res: LintResult = run.status === 'ran' ? limitLint(judgeBootLint(t.target, run.facts), run) : { target: t.target, ran: false, reason: `bootlint check ${run.status}: ${run.reason ?? 'no result'}`, findings: [] };
-        if (res.ran) this.roots.push(t.target);
-        if (res.ran || !/not a root filesystem/.test(res.reason ?? '')) this.lint.push(res);
+        const res: LintResult =
+          run.status === 'ran' ? limitLint(judgeBootLint(t.target, run.facts, context), run) : { target: t.target, status: 'not-run', reason: `bootlint check ${run.status}: ${run.reason ?? 'no result'}`, findings: [] };
+        if (res.status === 'linted') this.roots.push(t.target);
+        if (res.status !== 'not-root') this.lint.push(res);
       } catch (e) {
         this.fail(e);
         return;
@@ -503,8 +523,8 @@ export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Prom
     const bootCfg = deps.config.boot;
     if ((bootCfg.lint || bootCfg.enabled) && !deps.signal.aborted) {
       // What the restored machine will have: every filesystem of this snapshot, or of the whole set.
-      const uuids = b64(members.flatMap((m) => m.findings.filter((f) => f.uuid).map((f) => [f.uuid, f.label ?? '', f.fstype ?? '', `${m.snap.id}:${f.target}`].join('\t'))).join('\n'));
-      for (const m of members) await m.lintRoots(uuids);
+      const context: LintContext = { filesystems: members.flatMap((m) => m.restoredFilesystems()), targetNvme: bootCfg.targetNvme };
+      for (const m of members) await m.lintRoots(context);
     }
     if (bootCfg.enabled && !deps.signal.aborted) {
       const matches = (m: Verification) => {

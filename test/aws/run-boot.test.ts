@@ -88,7 +88,7 @@ describe('the boot test takes the image settings from the source AMI', () => {
       writeFileSync(cfgFile, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", allowDefaultNetwork: true}\nboot: {enabled: true, timeout: 30s${bootYaml}}\n`);
       const config = loadConfig(cfgFile);
       const provider = new AwsProvider(config.provider as never, 'run-ami', [], { ec2: sdkEc2Api(ec2For(proxy.endpoint)), imageId: 'ami-00000000', waits: { helpers: { timeoutMs: 10_000, pollMs: 20, reason: 'test' } } });
-      const ledger = Ledger.create(tempDir('ami-state'), `run-ami-${Date.now()}`);
+      const ledger = Ledger.create(tempDir('ami-state'), `run-ami-${Date.now()}`, { cloud: (r, o) => provider.releaseCloud(r, o) });
       proxy.reset();
       proxy.addRule(consoleScreenshot(JPEG_BASE64));
       // moto keeps BootMode and RootDeviceName of a registered image but not its Architecture and EnaSupport: the proxy answers as EC2 would.

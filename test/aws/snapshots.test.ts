@@ -6,8 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { SnapshotNotFoundError, isSnapdrillError } from '../../src/errors.js';
 import { makePlan } from '../../src/plan.js';
+import { AwsProvider } from '../../src/providers/aws/aws.js';
 import { createEc2Client, sdkEc2Api } from '../../src/providers/aws/ec2.js';
-import type { AwsProviderConfig } from '../../src/config/types.js';
+import type { AwsProviderConfig, Config } from '../../src/config/types.js';
 import { listAwsSnapshots, originOf } from '../../src/providers/aws/snapshots.js';
 import { selectSnapshots } from '../../src/select.js';
 import { tempDir } from '../helpers.js';
@@ -78,9 +79,10 @@ describe('AWS snapshot selection and plan, against moto', () => {
   });
 
   it('plans volumes, helpers and an estimated cost without creating anything', async () => {
+    const planOf = (config: Config) => makePlan(config, new AwsProvider(config.provider as AwsProviderConfig, 'plan', config.snapshots, { ec2: sdkEc2Api(ec2) }));
     await snapshotOf(undefined, 100, { env: 'prod' });
     await snapshotOf(undefined, 300, { env: 'prod' });
-    const plan = await makePlan(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\n')), sdkEc2Api(ec2));
+    const plan = await planOf(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\n')));
     expect(plan.snapshots).toHaveLength(2);
     expect(plan.creates).toEqual([
       expect.objectContaining({ kind: 'volume', count: 2, bytes: 400 * 2 ** 30 }),
@@ -91,7 +93,7 @@ describe('AWS snapshot selection and plan, against moto', () => {
     const { Volumes } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeVolumesCommand({}));
     expect(Volumes).toHaveLength(2); // only the two source volumes: plan created nothing
     // With boot tests: images and instances at most one per snapshot, priced for the whole boot timeout.
-    const boot = await makePlan(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\nboot: {enabled: true, timeout: 10m, instanceType: t3.medium}\n')), sdkEc2Api(ec2));
+    const boot = await planOf(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\nboot: {enabled: true, timeout: 10m, instanceType: t3.medium}\n')));
     expect(boot.creates.map((c) => [c.kind, c.count])).toEqual([['volume', 2], ['helper-instance', 1], ['boot-image', 2], ['boot-instance', 2]]);
     const bootHours = 10 / 60;
     expect(boot.estimate.usd).toBe(Math.round(((400 * 0.08) / 730 + 0.096 + 2 * 0.0416 * bootHours + (400 * 0.08 * bootHours) / 730) * 100) / 100);

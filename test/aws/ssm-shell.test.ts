@@ -67,7 +67,7 @@ describe('SSM shell, against moto behind the fault proxy', () => {
   it('runs a check unchanged: facts come back through SendCommand and GetCommandInvocation, after InvocationDoesNotExist and InProgress', async () => {
     proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation', 400, { times: 1 }));
     asHelper(proxy, { before: [{ Status: 'InProgress', ResponseCode: -1 }] });
-    const check = parseCheckScript('/x/echo.sh', `#!/usr/bin/env bash\n# ---\n# id: echo\n# title: Echo\n# stage: discover\n# needs: [base64]\n# mutates: false\n# ---\nfact quote "$(json_str $'it\\'s "quoted" $HOME \`x\`')"\n`);
+    const check = parseCheckScript('/x/echo.sh', `#!/usr/bin/env bash\n# ---\n# id: echo\n# title: Echo\n# stage: discover\n# needs: [base64]\n# mutates: false\n# facts: {quote: {type: string}}\n# ---\nfact quote "$(json_str $'it\\'s "quoted" $HOME \`x\`')"\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(), { target: '/dev/nvme1n1', scratch: '/tmp', defaultTimeoutMs: 60_000 });
     expect(run.status).toBe('ran');
@@ -122,7 +122,7 @@ describe('SSM shell, against moto behind the fault proxy', () => {
 
   it('GIVEN check output over 24,000 characters and no output bucket THEN it is read back in pages and judged whole', async () => {
     asHelper(proxy);
-    const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d,"path":"/srv/app/data/\u00e9v\u00e9nements-%d.sqlite"}}\\n' "$i" "$i"; done\n`);
+    const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# facts: {db: {type: object, required: [i]}}\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d,"path":"/srv/app/data/\u00e9v\u00e9nements-%d.sqlite"}}\\n' "$i" "$i"; done\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(), { target: 't', scratch: mkdtempSync(path.join(os.tmpdir(), 'snapdrill-ssm-')), defaultTimeoutMs: 60_000 });
     expect(run.status).toBe('ran');
@@ -135,7 +135,7 @@ describe('SSM shell, against moto behind the fault proxy', () => {
 
   it('GIVEN output over 24,000 characters whose pages cannot be read back THEN the run is truncated, naming helper.ssmOutput', async () => {
     asHelper(proxy, { lose: (script) => script.startsWith('[ -f ') || script.startsWith('tail -c') });
-    const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d}}\\n' "$i"; done\n`);
+    const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# facts: {db: {type: object, required: [i]}}\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d}}\\n' "$i"; done\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(), { target: 't', scratch: mkdtempSync(path.join(os.tmpdir(), 'snapdrill-ssm-')), defaultTimeoutMs: 60_000 });
     expect(run.status).toBe('truncated');

@@ -110,14 +110,14 @@ describe('snapdrill diagnose --snapshot (lint of the restored root)', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.causes).toEqual([]);
-    expect(out.lint[0]).toMatchObject({ target: 'p2', ran: true });
+    expect(out.lint[0]).toMatchObject({ target: 'p2', status: 'linted' });
     expect(out.lint[0].findings.map((f: { id: string }) => f.id)).toContain('fstab-device-missing');
     const both = cli(['test/golden/console/boot-fstab-missing.txt', '--snapshot', 'snap-boot-fstab-missing', '-c', cfg, '--state-dir', state]);
     expect(both.status, both.stderr).toBe(0);
     expect(both.stdout).toMatch(/^Likely cause: .*\[fstab-missing-device\][\s\S]*\nLint error on p2: .*\/dev\/xvdf.* \[fstab-device-missing\]/);
     // A filesystem without a root says so; a snapshot that does not exist is named (exit 2).
     const plain = JSON.parse(cli(['--snapshot', 'snap-ext4-clean', '-c', cfg, '--state-dir', state, '--json']).stdout);
-    expect(plain.lint).toEqual([{ target: 'disk', ran: false, reason: expect.stringMatching(/^no root filesystem found on snap-ext4-clean/), findings: [] }]);
+    expect(plain.lint).toEqual([{ target: 'disk', status: 'not-root', reason: expect.stringMatching(/^no root filesystem found on snap-ext4-clean/), findings: [] }]);
     const missing = cli(['--snapshot', 'snap-nope', '-c', cfg, '--state-dir', state]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/snap-nope/);

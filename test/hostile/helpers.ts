@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, expect, inject } from 'vitest';
 import { releaseResource } from '../../src/ledger/resources.js';
-import type { SnapshotResult } from '../../src/run/types.js';
+import type { SnapshotResult } from '../../src/report/types.js';
 import { leftovers, sha256, tempDir } from '../helpers.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');

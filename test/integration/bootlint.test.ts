@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LintResult } from '../../src/boot/types.js';
 import { CheckRegistry } from '../../src/checks/registry.js';
+import { loadConfig } from '../../src/config/load.js';
 import type { CheckRun } from '../../src/checks/runner.js';
-import { judgeBootLint } from '../../src/judges/bootlint.js';
-import { buildImage, debianRoot, lintDevice, ROOT_UUID, SCENARIOS, type Scenario } from '../../scripts/capture-bootlint-facts.js';
+import { judgeBootLint } from '../../src/judges/bootlint/index.js';
+import { executeRun } from '../../src/run/run.js';
+import { buildGptDisk, buildImage, DATA_UUID, debianRoot, lintContext, lintDevice, ROOT_UUID, SCENARIOS, type Scenario } from '../fixtures/bootlint-scenarios.js';
 import { fixture, leftovers, sha256, tempDir } from '../helpers.js';
 
 // The real bootlint check on real images: ext4 built with mkfs.ext4 -d, XFS by copying into a loop
@@ -39,18 +41,18 @@ async function lint(s: Scenario): Promise<{ run: CheckRun; lint: LintResult; bef
     const run = await lintDevice(s, dev, scratch, registry);
     return { run, left: await leftovers(scratch) };
   });
-  return { run: result.run, lint: judgeBootLint(s.name, result.run.facts), before, after, left: result.left };
+  return { run: result.run, lint: judgeBootLint(s.name, result.run.facts, lintContext(s)), before, after, left: result.left };
 }
 
 const scenario = (name: string) => SCENARIOS.find((s) => s.name === name)!;
 
 describe('bootlint on real root filesystem images', () => {
   for (const s of SCENARIOS) {
-    it(`${s.name} (${s.fstype}, ${s.nvme ? 'NVMe' : 'Xen'} target): ${s.expect.ran ? s.expect.findings.join(', ') || 'no findings' : 'not linted'}; device unchanged, nothing left mounted`, async () => {
+    it(`${s.name} (${s.fstype}, ${s.nvme ? 'NVMe' : 'Xen'} target): ${s.expect.status === 'linted' ? s.expect.findings.join(', ') || 'no findings' : s.expect.status}; device unchanged, nothing left mounted`, async () => {
       const { run, lint: r, before, after, left } = await lint(s);
       expect(run.status, run.stderrTail).toBe('ran');
       expect(run.protocolErrors).toEqual([]);
-      expect(r.ran).toBe(s.expect.ran);
+      expect(r.status).toBe(s.expect.status);
       expect(ids(r)).toEqual([...s.expect.findings].sort());
       for (const f of r.findings) {
         expect(f.message.length).toBeGreaterThan(20);
@@ -94,7 +96,6 @@ describe('bootlint on real root filesystem images', () => {
       ...scenario('clean'),
       name: 'symlinks',
       tree: { ...debianRoot(), 'etc/fstab': { symlink: '../../../../../../etc/fstab.real' }, 'etc/fstab.real': `UUID=${ROOT_UUID} / ext4 defaults 0 1\n/dev/xvdq /q ext4 defaults 0 2\n` },
-      set: [{ uuid: ROOT_UUID, label: 'root', fstype: 'ext4', target: 'SELF' }],
     };
     const { lint: r } = await lint(s);
     expect(ids(r)).toEqual(['fstab-device-missing:error']);
@@ -128,7 +129,7 @@ describe('bootlint on real root filesystem images', () => {
     expect(result.run.status, result.run.stderrTail).toBe('ran');
     expect(result.run.facts.find((f) => f.fact === 'mount')!.value).toMatchObject({ ok: true, existing: true });
     expect(result.stillMounted).not.toBe('');
-    expect(ids(judgeBootLint('x', result.run.facts))).toEqual([...s.expect.findings].sort());
+    expect(ids(judgeBootLint('x', result.run.facts, lintContext(s)))).toEqual([...s.expect.findings].sort());
     expect(after).toBe(before);
   });
 
@@ -144,11 +145,11 @@ describe('bootlint on real root filesystem images', () => {
       const before = await sha256(img);
       const dev = execFileSync('losetup', ['-f', '--show', img], { encoding: 'utf8' }).trim();
       try {
-        const run = await lintDevice({ ...scenario('clean'), name, fstype }, dev, path.join(dir, 'scratch'), registry);
+        const run = await lintDevice({ fstype }, dev, path.join(dir, 'scratch'), registry);
         expect(run.status, run.stderrTail).toBe('ran');
         expect(run.facts.find((f) => f.fact === 'mount')!.value).toMatchObject({ ok: true, existing: false });
         if (fstype === 'ext4') expect(run.facts.find((f) => f.fact === 'journal')!.value).toMatchObject({ replayPending: true });
-        expect(judgeBootLint(name, run.facts)).toMatchObject({ ran: false, reason: 'not a root filesystem' });
+        expect(judgeBootLint(name, run.facts, lintContext(scenario('clean')))).toEqual({ target: name, status: 'not-root', findings: [] });
         expect(await leftovers(path.join(dir, 'scratch'))).toEqual([]);
       } finally {
         execFileSync('losetup', ['-d', dev]);
@@ -163,14 +164,55 @@ describe('bootlint on real root filesystem images', () => {
     execFileSync('truncate', ['-s', '16M', img]);
     const dev = execFileSync('losetup', ['-f', '--show', img], { encoding: 'utf8' }).trim();
     try {
-      const run = await lintDevice({ ...scenario('clean'), name: 'blank' }, dev, path.join(dir, 'scratch'), registry);
+      const run = await lintDevice({ fstype: 'ext4' }, dev, path.join(dir, 'scratch'), registry);
       expect(run.status).toBe('ran');
-      const r = judgeBootLint('blank', run.facts);
-      expect(r.ran).toBe(false);
+      const r = judgeBootLint('blank', run.facts, lintContext(scenario('clean')));
+      expect(r.status).toBe('not-run');
       expect(r.reason).toMatch(/^could not mount the filesystem read-only: /);
       expect(await leftovers(path.join(dir, 'scratch'))).toEqual([]);
     } finally {
       execFileSync('losetup', ['-d', dev]);
     }
+  });
+});
+
+describe('bootlint through snapdrill run, on a real partitioned disk', () => {
+  const ROOT_PART = '5a5d7e57-0000-4000-8000-0000000c0001';
+  const DATA_PART = '5a5d7e57-0000-4000-8000-0000000c0002';
+  const GONE_PART = '5a5d7e57-0000-4000-8000-0000000c0009';
+
+  it('GIVEN fstab names the data partition of the same disk by PARTUUID WHEN the root is linted THEN no finding for it; an absent PARTUUID is still reported', async () => {
+    // The false error of issue 10: the set's PARTUUIDs never reached the judge, so any sibling's PARTUUID= was "unknown".
+    const root: Scenario = {
+      ...scenario('clean'),
+      name: 'gpt-root',
+      tree: debianRoot({
+        fstab: `UUID=${ROOT_UUID}  /  ext4  defaults  0  1\nPARTUUID=${DATA_PART.toUpperCase()}  /data  ext4  defaults  0  2\nPARTUUID=${GONE_PART}  /gone  ext4  defaults,nofail  0  2\n`,
+      }),
+    };
+    const data: Scenario = { ...scenario('not-root'), name: 'gpt-data' };
+    const dir = tempDir('bootlint-gpt');
+    const catalog = path.join(dir, 'catalog');
+    mkdirSync(catalog);
+    const img = path.join(catalog, 'gpt-partuuid.img');
+    buildGptDisk([{ scenario: root, partuuid: ROOT_PART }, { scenario: data, partuuid: DATA_PART }], dir, img);
+    const before = await sha256(img);
+    const cfg = path.join(dir, 'snapdrill.yaml');
+    writeFileSync(cfg, `provider: {type: local, catalog: ${catalog}, scratchDir: ${path.join(dir, 'scratch')}}\noutput: {dir: ${path.join(dir, 'out')}, formats: [json]}\ndatabases: {enabled: false}\nboot: {enabled: false, lint: true, targetNvme: true}\n`);
+
+    const { report } = await executeRun(loadConfig(cfg), { stateDir: path.join(dir, 'state'), events: {}, signal: new AbortController().signal });
+
+    const s = report.snapshots[0]!;
+    expect(s.filesystems.map((f) => [f.target, f.uuid, f.state])).toEqual([
+      ['p1', ROOT_UUID, 'clean'],
+      ['p2', DATA_UUID, 'clean'],
+    ]);
+    // p2 is not a root filesystem: not in the report; p1 is linted with the disk's PARTUUIDs from discovery.
+    expect(s.lint).toHaveLength(1);
+    expect(s.lint![0]).toMatchObject({ target: 'p1', status: 'linted' });
+    expect(ids(s.lint![0]!)).toEqual(['fstab-partuuid-unknown:warning']);
+    expect(s.lint![0]!.findings[0]!.message).toContain(`PARTUUID=${GONE_PART}`);
+    expect(s.lint![0]!.findings[0]!.evidence[1]).toContain(`gpt-partuuid:p2=${DATA_UUID} (data) PARTUUID=${DATA_PART}`);
+    expect(await sha256(img)).toBe(before);
   });
 });

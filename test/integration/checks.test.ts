@@ -41,7 +41,7 @@ describe('check registry', () => {
 
 describe('running checks through the local shell', () => {
   it('GIVEN a tool missing on the helper THEN the check is skipped with the reason and the package to install', async () => {
-    const dir = extraCheck('needy', 'id: needy\ntitle: Needs a tool\nstage: filesystem\nappliesTo: {fstype: [ext4]}\nneeds: [no-such-tool-xyz]\npackages: {debian: [xyz-tools]}\nmutates: false', 'fact ran true');
+    const dir = extraCheck('needy', 'id: needy\ntitle: Needs a tool\nstage: filesystem\nappliesTo: {fstype: [ext4]}\nneeds: [no-such-tool-xyz]\npackages: {debian: [xyz-tools]}\nmutates: false\nfacts: {ran: {type: boolean}}', 'fact ran true');
     const reg = CheckRegistry.load(CHECKS_DIR, [dir]);
     const run = await runCheck(reg, reg.get('needy'), shell, opts);
     expect(run.status).toBe('skipped');
@@ -69,7 +69,7 @@ describe('running checks through the local shell', () => {
   });
 
   it('escapes hostile strings into valid JSON facts', async () => {
-    const dir = extraCheck('strings', 'id: strings\ntitle: Strings\nstage: discover\nneeds: []\nmutates: false', `fact s "$(json_str $'quote " backslash \\\\ tab \\t nl \\n bell \\a </pre>')"`);
+    const dir = extraCheck('strings', 'id: strings\ntitle: Strings\nstage: discover\nneeds: []\nmutates: false\nfacts: {s: {type: string}}', `fact s "$(json_str $'quote " backslash \\\\ tab \\t nl \\n bell \\a </pre>')"`);
     const reg = CheckRegistry.load(CHECKS_DIR, [dir]);
     const run = await runCheck(reg, reg.get('strings'), shell, opts);
     expect(run.protocolErrors).toEqual([]);
@@ -78,9 +78,10 @@ describe('running checks through the local shell', () => {
 
   it('keeps lines that are not facts as protocol errors instead of trusting them', () => {
     const out = '{"check":"x","target":"t","fact":"a","value":1}\nnot json\n{"check":"other","target":"t","fact":"a","value":1}\n{"check":"x","fact":"a"}\n';
-    const { facts, protocolErrors } = parseFacts('x', out);
+    const x = parseCheckScript('/x/x.sh', '#!/bin/bash\n# ---\n# id: x\n# title: t\n# stage: discover\n# needs: []\n# mutates: false\n# facts: {a: {type: integer}}\n# ---\n');
+    const { facts, protocolErrors } = parseFacts(x, out);
     expect(facts).toHaveLength(1);
-    expect(protocolErrors).toHaveLength(3);
+    expect(protocolErrors.map((e) => e.split(':')[0])).toEqual(['not JSON', 'a fact of check "other", not x', 'not a fact line']);
   });
 
   it('quotes variables so a hostile target cannot inject commands', () => {

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { listLedgers } from '../../src/ledger/ledger.js';
 import { processesUsing } from '../../src/ledger/resources.js';
 import { executeRun, type RunOutcome } from '../../src/run/run.js';
-import type { SnapshotResult } from '../../src/run/types.js';
+import type { SnapshotResult } from '../../src/report/types.js';
 import { dbCatalog, leftovers, sha256, tempDir } from '../helpers.js';
 
 type Want = { consistency: SnapshotResult['consistency']; db: Record<string, string>; evidence?: Record<string, unknown>; policy?: boolean };

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { Ledger, listLedgers } from '../../src/ledger/ledger.js';
 import { executeRun, type RunOutcome } from '../../src/run/run.js';
-import type { SnapshotResult } from '../../src/run/types.js';
+import type { SnapshotResult } from '../../src/report/types.js';
 import { compiledSchema } from '../../src/util/schema.js';
 import { fsCatalog, leftovers, sha256, tempDir } from '../helpers.js';
 

@@ -36,7 +36,7 @@ describe('SSH shell against a real sshd on loopback', () => {
   });
 
   it('runs a check unchanged and returns its facts', async () => {
-    const check = parseCheckScript('/x/echo.sh', `#!/usr/bin/env bash\n# ---\n# id: echo\n# title: Echo\n# stage: discover\n# needs: [id]\n# mutates: false\n# ---\nfact user "$(json_str "$(id -un)")"\nfact target "$(json_str "$SNAPDRILL_TARGET")"\n`);
+    const check = parseCheckScript('/x/echo.sh', `#!/usr/bin/env bash\n# ---\n# id: echo\n# title: Echo\n# stage: discover\n# needs: [id]\n# mutates: false\n# facts: {user: {type: string}, target: {type: string}}\n# ---\nfact user "$(json_str "$(id -un)")"\nfact target "$(json_str "$SNAPDRILL_TARGET")"\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(target()), { target: "/dev/nvme1n1'; x", scratch: '/tmp', defaultTimeoutMs: 30_000 });
     expect(run.status).toBe('ran');

@@ -22,7 +22,7 @@ import { catalogOf, tempDir } from '../helpers.js';
 /** manyFacts is a check that prints N facts (about 90 bytes each, with multi-byte characters) and exits RC. */
 const manyFacts = parseCheckScript(
   '/x/many.sh',
-  `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many facts\n# stage: discover\n# needs: [seq]\n# mutates: false\n# ---\nfor i in $(seq 1 "$N"); do printf '{"check":"many","target":"t","fact":"item","value":{"i":%d,"s":"h\u00e9llo w\u00f6rld \u2713 %d"}}\\n' "$i" "$i"; done\nexit "\${RC:-0}"\n`,
+  `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many facts\n# stage: discover\n# needs: [seq]\n# mutates: false\n# facts: {item: {type: object, required: [i, s]}}\n# ---\nfor i in $(seq 1 "$N"); do printf '{"check":"many","target":"t","fact":"item","value":{"i":%d,"s":"h\u00e9llo w\u00f6rld \u2713 %d"}}\\n' "$i" "$i"; done\nexit "\${RC:-0}"\n`,
 );
 const registry = () => new CheckRegistry([manyFacts], CheckRegistry.load(CHECKS_DIR, []).library);
 

@@ -76,7 +76,7 @@ describe('filesystem and database findings with limits', () => {
   });
 
   it('the lint and discovery say when they are incomplete', () => {
-    expect(limitLint({ target: 'p1', ran: true, findings: [] }, run('bootlint', [fact('bootlint', 'limit', { what: 'initramfs bytes', limit: 1 << 30, reason: 'decompresses to more than 1 GiB' })])).findings[0]).toMatchObject({ id: 'lint-incomplete', severity: 'warning' });
+    expect(limitLint({ target: 'p1', status: 'linted', findings: [] }, run('bootlint', [fact('bootlint', 'limit', { what: 'initramfs bytes', limit: 1 << 30, reason: 'decompresses to more than 1 GiB' })])).findings[0]).toMatchObject({ id: 'lint-incomplete', severity: 'warning' });
     expect(judgeDiscoveryLimits(run('discover', []), '/dev/loop0', 1)).toBeUndefined();
     expect(judgeDiscoveryLimits(run('discover', [fact('discover', 'limit', { what: 'partitions', limit: 128, reason: 'x' })]), '/dev/loop0', 1)).toMatchObject({ target: 'disk', state: 'unknown' });
   });

@@ -1,4 +1,4 @@
-import type { RunReport, SnapshotResult } from '../../src/run/types.js';
+import type { RunReport, SnapshotResult } from '../../src/report/types.js';
 
 const phases = (n: number): SnapshotResult['phases'] =>
   ['restore', 'attach', 'discover', 'check ext4 disk', 'teardown'].slice(0, n).map((phase, i) => ({
@@ -120,7 +120,7 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
     ...clean,
     id: 'snap-boot-good',
     boot: 'boots',
-    lint: [{ target: 'p2', ran: true, findings: [] }],
+    lint: [{ target: 'p2', status: 'linted', findings: [] }],
     bootTest: { result: 'boots', mode: 'bios', platform: 'qemu tcg', durationMs: 26710, overheadMs: 48, milestones: [{ name: 'firmware', atMs: 210 }, { name: 'bootloader', atMs: 411 }, { name: 'kernel', atMs: 7040 }, { name: 'initramfs', atMs: 8476 }, { name: 'init', atMs: 14290 }, { name: 'login', atMs: 26660 }], console: 'snapdrill-boot login: ' },
     set: { key: 'i-0abc/2026-11-24T02:00:00Z', members: ['snap-boot-good', 'snap-boot-data'], consistency: 'application-consistent', summary: 'set i-0abc/2026-11-24T02:00:00Z (2 volumes) is application-consistent', skewMs: 0, notes: [] },
   };
@@ -129,7 +129,7 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
     id: 'snap-boot-fstab',
     boot: 'fails-to-boot',
     policy: { pass: false, minimum: 'crash-consistent', reason: 'fails to boot (An /etc/fstab entry names a device this instance does not have [fstab-missing-device]); application-consistent meets crash-consistent' },
-    lint: [{ target: 'p2', ran: true, findings: [{ id: 'fstab-device-missing', severity: 'error', message: '/etc/fstab line 2 mounts /dev/xvdf on /data without nofail; NVMe instance types have no /dev/xvdf', remedy: 'use UUID= and add nofail', evidence: ['/dev/xvdf /data ext4 defaults 0 2'] }] }],
+    lint: [{ target: 'p2', status: 'linted', findings: [{ id: 'fstab-device-missing', severity: 'error', message: '/etc/fstab line 2 mounts /dev/xvdf on /data without nofail; NVMe instance types have no /dev/xvdf', remedy: 'use UUID= and add nofail', evidence: ['/dev/xvdf /data ext4 defaults 0 2'] }] }],
     bootTest: {
       result: 'fails-to-boot',
       mode: 'bios',

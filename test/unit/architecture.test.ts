@@ -1,14 +1,85 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const SRC = path.join(ROOT, 'src');
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = path.join(dir, f);
     return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
   });
+}
+
+/** Import is one module a source file imports (static, dynamic or type-only): a package name, or a file under src/ relative to it. */
+interface Import {
+  from: string;
+  /** The package ("@aws-sdk/client-ec2"), or the imported file relative to src/ ("providers/aws/ec2.ts"). */
+  to: string;
+}
+
+let read: Import[] | undefined;
+
+/** imports lists every import of every file under src/, as TypeScript's own pre-processor reads them (dynamic imports included). */
+function imports(): Import[] {
+  return (read ??= files(SRC).flatMap((f) =>
+    ts.preProcessFile(readFileSync(f, 'utf8'), true, true).importedFiles.map(({ fileName }) => ({
+      from: path.relative(SRC, f),
+      to: fileName.startsWith('.') ? path.relative(SRC, path.resolve(path.dirname(f), fileName)).replace(/\.js$/, '.ts') : fileName,
+    })),
+  ));
+}
+
+/** folderOf is the node of the folder graph a file under src/ belongs to: its top folder, or the file itself when it lies directly in src/. */
+function folderOf(file: string): string {
+  const [top, ...rest] = file.split(path.sep);
+  return rest.length ? `${top}/` : top!;
+}
+
+/** cycles finds the strongly connected components (more than one node) of a graph: each is an import cycle. */
+function cycles(graph: Map<string, Set<string>>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  const visit = (v: string) => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (stack.includes(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1) out.push(scc.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
+/** folderGraph is which folder imports which, with the file imports that make each edge (for the failure message). */
+function folderGraph(): { graph: Map<string, Set<string>>; why: Map<string, string[]> } {
+  const graph = new Map<string, Set<string>>();
+  const why = new Map<string, string[]>();
+  for (const i of imports().filter((x) => !path.isAbsolute(x.to) && !x.to.startsWith('..') && x.to.endsWith('.ts'))) {
+    const [a, b] = [folderOf(i.from), folderOf(i.to)];
+    if (a === b) continue;
+    graph.set(a, (graph.get(a) ?? new Set()).add(b));
+    if (!graph.has(b)) graph.set(b, new Set());
+    why.set(`${a} -> ${b}`, [...(why.get(`${a} -> ${b}`) ?? []), `${i.from} -> ${i.to}`]);
+  }
+  return { graph, why };
 }
 
 /** sdkActions lists the EC2/SSM/S3 API actions a source file calls, from the SDK commands and paginators it imports. */
@@ -26,8 +97,29 @@ function sdkActions(text: string): string[] {
 
 describe('architecture', () => {
   it('keeps @aws-sdk imports inside src/providers/aws', () => {
-    const offenders = files(path.join(ROOT, 'src')).filter((f) => !f.includes(`${path.sep}providers${path.sep}aws${path.sep}`) && /from '@aws-sdk\//.test(readFileSync(f, 'utf8')));
+    const offenders = imports().filter((i) => i.to.startsWith('@aws-sdk/') && !i.from.startsWith(`providers${path.sep}aws${path.sep}`));
     expect(offenders).toEqual([]);
+  });
+
+  it('reaches the AWS provider only through the Provider interface: nothing outside src/providers imports providers/aws', () => {
+    const aws = `providers${path.sep}aws${path.sep}`;
+    const outside = imports().filter((i) => i.to.startsWith(aws) && !i.from.startsWith(`providers${path.sep}`));
+    expect(outside).toEqual([]);
+    // Said on its own for the CLI and the planner: they get a provider from the factory and use only the interface.
+    expect(imports().filter((i) => (i.from.startsWith(`cli${path.sep}`) || i.from === 'plan.ts') && i.to.startsWith(aws))).toEqual([]);
+  });
+
+  it('keeps the providers apart: one implementation never imports another, nor the factory that builds them', () => {
+    const impl = (f: string) => /^providers[\\/](aws|local)[\\/]/.exec(f)?.[1];
+    const crossing = imports().filter((i) => impl(i.from) && ((impl(i.to) && impl(i.to) !== impl(i.from)) || i.to === path.join('providers', 'factory.ts')));
+    expect(crossing).toEqual([]);
+  });
+
+  it('has no import cycle between folders of src/ (each file directly in src/ counts as a folder of its own)', () => {
+    const { graph, why } = folderGraph();
+    expect(graph.get('run/')?.has('report/')).toBe(true); // the graph is really read
+    const found = cycles(graph).map((c) => ({ cycle: c, edges: [...why].filter(([e]) => c.includes(e.split(' -> ')[0]!) && c.includes(e.split(' -> ')[1]!)) }));
+    expect(found).toEqual([]);
   });
 
   it('ships an IAM policy that grants exactly the AWS actions the code calls', () => {

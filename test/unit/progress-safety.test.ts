@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LineProgress } from '../../src/progress/progress.js';
-import type { SnapshotResult } from '../../src/run/types.js';
+import type { SnapshotResult } from '../../src/report/types.js';
 
 /** Progress lines carry paths and summaries from the disk: none of their controls may reach the terminal. */
 describe('progress on a terminal', () => {

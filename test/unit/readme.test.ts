@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_CODES } from '../../src/cli.js';
+import { EXIT_CODES } from '../../src/cli/common.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -28,6 +28,20 @@ function keyPaths(node: Node, prefix: string): string[] {
   return out;
 }
 
+/** keyDefaults maps every key path (as keyPaths spells it) to the default the schema gives it, where it gives one. */
+function keyDefaults(node: Node, prefix: string, out = new Map<string, unknown>()): Map<string, unknown> {
+  const n = deref(node);
+  for (const branch of n.oneOf ?? []) keyDefaults(branch, prefix, out);
+  for (const [k, v] of Object.entries<Node>(n.properties ?? {})) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if ('default' in v) out.set(p, v.default);
+    const child = deref(v);
+    if (child.properties || child.oneOf) keyDefaults(child, p, out);
+    if (child.items && deref(child.items).properties) keyDefaults(deref(child.items), `${p}[]`, out);
+  }
+  return out;
+}
+
 describe('README', () => {
   it('opens with the demo and test commands', () => {
     const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)![1]!;
@@ -41,6 +55,19 @@ describe('README', () => {
     const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Leaving nothing behind'));
     const documented = [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...keys].sort());
+  });
+
+  it('states each scalar default as the schema gives it (the schema is where defaults live)', () => {
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Leaving nothing behind'));
+    const rows = new Map([...section.matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)].map((m) => [m[1]!, m[2]!]));
+    const scalars = [...keyDefaults(schema, '')].filter(([, v]) => v !== null && typeof v !== 'object');
+    expect(scalars.length).toBeGreaterThan(20);
+    const wrong = scalars.filter(([k, v]) => {
+      const cell = rows.get(k) ?? '';
+      const said = new RegExp(`(^|[\\s\`(])${String(v).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w/-]|\\.\\d)`).test(cell);
+      return !/default/i.test(cell) || !said;
+    });
+    expect(wrong.map(([k, v]) => `${k}: ${JSON.stringify(v)}`)).toEqual([]);
   });
 
   it('quotes the exit codes exactly as --help prints them', () => {

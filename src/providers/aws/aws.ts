@@ -1,7 +1,7 @@
-import type { AwsProviderConfig, SnapshotSelector } from '../../config/types.js';
+import type { AwsProviderConfig, Config, SnapshotSelector } from '../../config/types.js';
 import { InfraError, SnapshotUnusableError } from '../../errors.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { setCloudReleaser, type CloudRecord, type ReleaseOptions } from '../../ledger/resources.js';
+import type { CloudRecord, ReleaseOptions } from '../../ledger/resources.js';
 import type { Shell } from '../../shells/shell.js';
 import { shellQuote } from '../../shells/shell.js';
 import { SshShell, type SshOptions } from '../../shells/ssh.js';
@@ -10,10 +10,13 @@ import { createS3Reader, type ObjectReader } from './s3.js';
 import { sleep } from '../../util/sleep.js';
 import { CheckRegistry } from '../../checks/registry.js';
 import { runLibraryCommand } from '../../checks/runner.js';
-import type { AttachedVolume, BootRequest, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import type { AttachedVolume, BootRequest, ConsoleCapture, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
 import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
 import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
-import { listAwsSnapshots } from './snapshots.js';
+import { listAwsSnapshots, originOf } from './snapshots.js';
+import { awsPlan } from './plan.js';
+import { collectAwsGarbage, type AwsLeftover } from './gc.js';
+import { fetchInstanceConsole } from './diagnose.js';
 import { createSsmClient, sdkSsmApi, SsmShell, type SsmApi } from './ssm-shell.js';
 import { restoreVolumes, type WaitPolicy } from './volumes.js';
 import { bootTestAws } from './boot.js';
@@ -78,7 +81,6 @@ export class AwsProvider implements Provider {
       helpers: { timeoutMs: 15 * 60_000, pollMs: 10_000, reason: 'helper running, status checks ok, SSM agent online' },
       ...deps.waits,
     };
-    setCloudReleaser((r, o) => this.release(r, o));
   }
 
   describe(): string {
@@ -111,6 +113,21 @@ export class AwsProvider implements Provider {
     return listAwsSnapshots(this.ec2, this.cfg.region, this.selectors);
   }
 
+  /** plan estimates the volumes, helpers and boot tests a run over the selected snapshots would create, and names each snapshot's origin. */
+  plan(selected: SnapshotInfo[], run: Pick<Config, 'concurrency' | 'boot'>): ProviderPlan {
+    return { ...awsPlan(this.cfg, selected, run.concurrency, run.boot), origins: Object.fromEntries(selected.map((s) => [s.id, originOf(s.tags)])) };
+  }
+
+  /** collectGarbage terminates and deletes the expired instances and volumes snapdrill tagged in the account (see gc.ts). */
+  collectGarbage(opts: { dryRun: boolean }): Promise<AwsLeftover[]> {
+    return collectAwsGarbage(this.ec2, opts);
+  }
+
+  /** fetchConsole fetches an instance's latest console output and screenshot. */
+  fetchConsole(instanceId: string): Promise<ConsoleCapture> {
+    return fetchInstanceConsole(this.cfg, instanceId, this.ec2);
+  }
+
   async start(ledger: Ledger, expected: number, signal: AbortSignal): Promise<void> {
     if (expected === 0) return;
     const n = Math.max(1, Math.ceil(expected / this.cfg.helper.volumesPerHelper));
@@ -122,7 +139,8 @@ export class AwsProvider implements Provider {
       ...(this.cfg.helper.securityGroupIds ? { securityGroupIds: this.cfg.helper.securityGroupIds } : {}),
       ...(this.cfg.helper.instanceProfile ? { instanceProfileName: this.cfg.helper.instanceProfile } : {}),
       ...(this.cfg.helper.ssh && this.cfg.helper.shell === 'ssh' ? { keyName: this.cfg.helper.ssh.keyName } : {}),
-      userData: '#!/bin/bash\ndnf install -y -q util-linux xfsprogs e2fsprogs nvme-cli sqlite postgresql15-server postgresql15-contrib mariadb105-server cpio zstd lz4 xz || true\n',
+      // Amazon Linux 2023: every check header's al2023 packages, and nvme-cli for find_volume_device (checks/lib/common.sh).
+      userData: `#!/bin/bash\ndnf install -y -q ${CheckRegistry.load().helperPackages('al2023', ['nvme-cli']).join(' ')} || true\n`,
     };
     const ids = await launchHelpers(this.ec2, n, spec, {
       runId: this.runId,
@@ -364,10 +382,10 @@ export class AwsProvider implements Provider {
   }
 
   /**
-   * release removes one AWS resource: detach and wait, delete a volume, terminate a helper. Gone already is fine.
+   * releaseCloud removes one AWS resource: detach and wait, delete a volume, terminate a helper. Gone already is fine.
    * When the run is settled (its end, or gc after a kill) the ledger terminates the helpers first and detaches by force.
    */
-  private async release(r: CloudRecord, o: ReleaseOptions = {}): Promise<void> {
+  async releaseCloud(r: CloudRecord, o: ReleaseOptions = {}): Promise<void> {
     const gone = (e: unknown) => /NotFound|IncorrectState/.test((e as { name?: string }).name ?? '');
     try {
       if (r.kind === 'aws-attachment') {

@@ -1,10 +1,10 @@
 import type { AwsProviderConfig } from '../../config/types.js';
-import type { DiagnoseInput } from '../../diagnose/command.js';
 import { ConfigError, InfraError } from '../../errors.js';
-import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
+import type { ConsoleCapture } from '../provider.js';
+import { awsError, type Ec2Api } from './ec2.js';
 
 /** fetchInstanceConsole fetches an instance's latest console output (and its screenshot when EC2 gives one) for `snapdrill diagnose --instance`. */
-export async function fetchInstanceConsole(cfg: AwsProviderConfig, instanceId: string, api: Ec2Api = sdkEc2Api(createEc2Client(cfg))): Promise<DiagnoseInput> {
+export async function fetchInstanceConsole(cfg: AwsProviderConfig, instanceId: string, api: Ec2Api): Promise<ConsoleCapture> {
   let text: string;
   try {
     text = await api.getConsoleOutput(instanceId);

@@ -1,17 +1,12 @@
 import type { Volume } from '@aws-sdk/client-ec2';
 import { sleep } from '../../util/sleep.js';
+import type { CloudLeftover } from '../provider.js';
 import { awsError, type Ec2Api } from './ec2.js';
 import { TAG, tagValue } from './tags.js';
 
 /** AwsLeftover is a resource a snapdrill run created in the account, with when it may be removed. */
-export interface AwsLeftover {
+export interface AwsLeftover extends CloudLeftover {
   kind: 'volume' | 'instance';
-  id: string;
-  runId: string;
-  expiresAt: string;
-  state: string;
-  action: 'removed' | 'would-remove' | 'kept-not-expired' | 'kept-in-use' | 'failed';
-  error?: string;
 }
 
 /** AwsGcOptions: dryRun lists only; wait bounds how long volumes freed by this pass are waited for (default 120 s, polled every 3 s). */

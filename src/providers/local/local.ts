@@ -1,13 +1,14 @@
 import { constants, accessSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, InfraError, SnapshotUnusableError } from '../../errors.js';
-import type { LocalProviderConfig } from '../../config/types.js';
+import type { Config, LocalProviderConfig } from '../../config/types.js';
 import { LocalShell } from '../../shells/local.js';
 import type { Shell } from '../../shells/shell.js';
 import { execFile } from '../../util/exec.js';
 import { compiledSchema, describeSchemaErrors } from '../../util/schema.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import type { BootRequest, AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import type { BootRequest, AttachedVolume, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import { localPlan } from './plan.js';
 import { bootQemu } from '../../boot/qemu.js';
 import type { BootOutcome } from '../../boot/types.js';
 import { processRecord } from '../../ledger/resources.js';
@@ -71,6 +72,11 @@ export class LocalProvider implements Provider {
 
   shell(): Shell {
     return this.shellImpl;
+  }
+
+  /** plan says what a run over the selected images would create on this machine (no cost). */
+  plan(selected: SnapshotInfo[], run: Pick<Config, 'concurrency' | 'boot'>): ProviderPlan {
+    return localPlan(this.cfg, selected, run);
   }
 
   /** runScratch is this run's directory under the scratch root. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { LintResult } from '../boot/types.js';
 import type { Config } from '../config/types.js';
 import { SnapshotUnusableError } from '../errors.js';
-import { executeRun } from '../run/run.js';
+import { executeRun } from './run.js';
 
 /**
  * lintSnapshot restores one snapshot the usual way (copy or volume, attach, filesystem checks, everything in the
@@ -25,7 +25,7 @@ export async function lintSnapshot(cfg: Config, id: string, stateDir: string, si
     if (s.error) throw new SnapshotUnusableError(s.error.code, `snapshot ${id} could not be linted: ${s.error.message}`, s.error.remedy);
     if (s.lint?.length) return s.lint;
     const states = s.filesystems.map((f) => `${f.target}: ${f.fstype ?? '?'} ${f.state}`).join(', ');
-    return [{ target: 'disk', ran: false, reason: `no root filesystem found on ${id} (${states || 'no filesystem'})`, findings: [] }];
+    return [{ target: 'disk', status: 'not-root', reason: `no root filesystem found on ${id} (${states || 'no filesystem'})`, findings: [] }];
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -1,0 +1,153 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadConfig } from '../config/load.js';
+import { ExitCode } from '../errors.js';
+import { chooseProgressMode, createProgress, type Progress } from '../progress/progress.js';
+import type { RunReport } from '../report/types.js';
+import type { RunEvents } from '../run/events.js';
+import { executeRun, type RunOutcome } from '../run/run.js';
+import { jsonForTerminal, terminalSafe } from '../util/sanitize.js';
+import { EXIT_CODES, overridesOf, stateDirOf, stateDirOption, type ArgsOf } from './common.js';
+
+function builder(y: Argv) {
+  return stateDirOption(y)
+    .option('config', { alias: 'c', type: 'string', describe: 'Config file (YAML or JSON; schema: schemas/config.schema.json)' })
+    .option('provider', { type: 'string', choices: ['local'], describe: 'Provider, when no config file names one' })
+    .option('catalog', { type: 'string', describe: 'local: directory of *.img / *.raw images (one snapshot each, optional NAME.json sidecars)' })
+    .option('scratch-dir', { type: 'string', describe: 'local: where restored copies go (default /var/tmp/snapdrill)' })
+    .option('id', { type: 'string', array: true, describe: 'Verify only these snapshot ids (repeatable); overrides the config selection' })
+    .option('out', { alias: 'o', type: 'string', describe: 'Report directory (default ./reports); each run writes OUT/RUN-ID/' })
+    .option('format', { type: 'string', array: true, describe: 'Report formats: html, json, junit (default all)' })
+    .option('concurrency', { alias: 'j', type: 'number', describe: 'Snapshots verified at once (default: CPUs, at least 2)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print the machine-readable summary on stdout (progress stays on stderr)' })
+    .option('progress', { type: 'string', choices: ['auto', 'tty', 'plain', 'none'], default: 'auto', describe: 'Progress display on stderr: live list on a terminal, plain lines when not a TTY or CI is set' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
+    .example('$0 run --provider local --catalog ./images', 'verify every image in ./images')
+    .example('$0 run -c snapdrill.yaml --json', 'verify what the config selects; summary as JSON')
+    .epilogue(EXIT_CODES);
+}
+
+/** RunArgs are the options of `snapdrill run`. */
+export type RunArgs = ArgsOf<typeof builder>;
+
+/** jsonSummary is what `run --json` prints: per snapshot its id, source, verdicts and the evidence keys that decided them. */
+export function jsonSummary(report: RunReport, reportDir: string, files: string[]) {
+  return {
+    runId: report.runId,
+    exitCode: report.exitCode,
+    interrupted: report.interrupted,
+    reportDir,
+    files,
+    summary: report.summary,
+    errors: report.errors,
+    snapshots: report.snapshots.map((s) => ({
+      id: s.id,
+      source: s.source,
+      consistency: s.consistency,
+      boot: s.boot,
+      policy: s.policy.pass ? 'pass' : 'fail',
+      summary: s.summary,
+      filesystems: s.filesystems.map((f) => ({
+        target: f.target,
+        fstype: f.fstype ?? null,
+        state: f.state,
+        evidence: Object.fromEntries(f.evidence.map((e) => [e.key, e.value])),
+      })),
+      databases: s.databases.map((d) => ({
+        engine: d.engine,
+        path: d.path,
+        filesystem: d.filesystem,
+        state: d.state,
+        evidence: Object.fromEntries(d.evidence.map((e) => [e.key, e.value])),
+      })),
+      canaries: s.canaries.map((c) => ({ name: c.name, path: c.path, value: c.value, pass: c.pass, detail: c.detail })),
+      ...(s.error ? { error: s.error } : {}),
+    })),
+  };
+}
+
+/**
+ * onSignals makes the first SIGINT/SIGTERM abort the run (which then removes what it created) and a second one exit
+ * at once; it returns the function that stops listening.
+ */
+function onSignals(controller: AbortController): () => void {
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\nsnapdrill: ${sig} received: stopping checks and removing what this run created (send again to exit at once; "snapdrill gc" removes leftovers)\n`);
+      controller.abort(sig);
+    } else {
+      process.stderr.write(`snapdrill: exiting without cleanup; run "snapdrill gc" to remove leftovers\n`);
+      process.exit(ExitCode.Infrastructure);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** bindEvents lets the progress display start lazily once the snapshot list is known. */
+function bindEvents(progress: Progress): RunEvents {
+  let started = false;
+  const queued: string[] = [];
+  const ensure = () => {
+    if (!started) {
+      started = true;
+      progress.start(queued);
+    }
+  };
+  return {
+    snapshotQueued: (id: string) => queued.push(id),
+    phaseStart: (id: string, phase: string) => {
+      ensure();
+      progress.phaseStart?.(id, phase);
+    },
+    phaseEnd: (id: string, phase: string, ok: boolean, ms: number) => progress.phaseEnd?.(id, phase, ok, ms),
+    snapshotDone: (r) => {
+      ensure();
+      progress.snapshotDone?.(r);
+    },
+    message: (t: string) => progress.message?.(t),
+  };
+}
+
+/** printOutcome prints the summary: as JSON on stdout with --json, else one line per verdict and harness error on stderr. */
+function printOutcome({ report, reportDir, files }: RunOutcome, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${jsonForTerminal(jsonSummary(report, reportDir, files), 2)}\n`);
+    return;
+  }
+  const c = report.summary.byConsistency;
+  process.stderr.write(
+    `\n${report.summary.total} snapshot(s): ${c['application-consistent']} application-consistent, ${c['crash-consistent']} crash-consistent, ${c.corrupt} corrupt, ${c.unknown} unknown; ${report.summary.failed} failed the policy\n`,
+  );
+  for (const e of report.errors) process.stderr.write(`harness error (${e.code}): ${terminalSafe(e.message)}${e.remedy ? `\n  remedy: ${terminalSafe(e.remedy)}` : ''}\n`);
+  process.stderr.write(`report: ${files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir}\n`);
+}
+
+/** runSnapshots verifies what the config and flags select; the exit code is the report's. */
+async function runSnapshots(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
+  const config = loadConfig(argv.config, overridesOf(argv));
+  const progress = createProgress(argv.quiet ? 'none' : chooseProgressMode(argv.progress));
+  const controller = new AbortController();
+  const stopListening = onSignals(controller);
+  try {
+    const outcome = await executeRun(config, { stateDir: stateDirOf(argv), signal: controller.signal, events: bindEvents(progress) });
+    await progress.stop();
+    printOutcome(outcome, argv.json);
+    process.exitCode = outcome.report.exitCode;
+  } finally {
+    stopListening();
+  }
+}
+
+/** runCommand is `snapdrill run`. */
+export const runCommand: CommandModule<{}, RunArgs> = {
+  command: 'run',
+  describe: 'Verify snapshots and write the HTML, JSON and JUnit reports',
+  builder,
+  handler: runSnapshots,
+};
