@@ -1,4 +1,5 @@
 import type { Fact } from '../checks/runner.js';
+import { newFsFinding } from './filesystem.js';
 import type { FilesystemFinding } from './types.js';
 
 /** FsTarget is a filesystem (or partition) that discovery found on a restored volume. */
@@ -79,15 +80,7 @@ export function judgeDiscovery(facts: Fact[], checkable: (fstype: string) => boo
       targets: [],
       filesystems: [],
       findings: [
-        {
-          target: 'disk',
-          device: '',
-          state: 'unknown',
-          summary: 'discovery printed no result',
-          evidence: [{ key: 'discover.device', value: null, text: 'the discover check printed no device fact' }],
-          hints: [],
-          excerpts: [],
-        },
+        newFsFinding({ target: 'disk', device: '' }, { summary: 'discovery printed no result', evidence: [{ key: 'discover.device', value: null, text: 'the discover check printed no device fact' }] }),
       ],
     };
   }
@@ -99,23 +92,21 @@ export function judgeDiscovery(facts: Fact[], checkable: (fstype: string) => boo
     const parts = facts.filter((f) => f.fact === 'partition').map((f) => f.value as DeviceFact);
     parts.forEach((p, i) => candidates.push(toTarget(p, partName(p.device, i + 1, p.result.probe))));
     if (parts.length === 0) {
-      out.findings.push({
-        target: 'disk',
-        device: dev.device,
-        state: 'unknown',
-        summary: `${probe.PTTYPE} partition table with no visible partitions`,
-        evidence: [{ key: 'discover.pttype', value: probe.PTTYPE, text: `blkid found a ${probe.PTTYPE} partition table but no partition devices appeared` }],
-        hints: [{ text: 'the partition table may be damaged, or the helper did not expose partitions', remedy: 'inspect with sfdisk -d / sgdisk -v on a copy' }],
-        excerpts: [],
-      });
+      out.findings.push(
+        newFsFinding(
+          { target: 'disk', device: dev.device },
+          {
+            summary: `${probe.PTTYPE} partition table with no visible partitions`,
+            evidence: [{ key: 'discover.pttype', value: probe.PTTYPE, text: `blkid found a ${probe.PTTYPE} partition table but no partition devices appeared` }],
+            hints: [{ text: 'the partition table may be damaged, or the helper did not expose partitions', remedy: 'inspect with sfdisk -d / sgdisk -v on a copy' }],
+          },
+        ),
+      );
     }
   } else if (probe.TYPE) {
     candidates.push(toTarget(dev, 'disk'));
   } else {
-    out.findings.push({
-      target: 'disk',
-      device: dev.device,
-      state: 'unknown',
+    out.findings.push(newFsFinding({ target: 'disk', device: dev.device }, {
       summary: 'no filesystem or partition table recognised',
       evidence: [
         { key: 'discover.blkid-exit', value: dev.result.blkidExit, text: `blkid -p found no signature (exit ${dev.result.blkidExit})` },
@@ -127,43 +118,29 @@ export function judgeDiscovery(facts: Fact[], checkable: (fstype: string) => boo
           remedy: 'check that the right snapshot/image was selected; inspect its first sectors with `file -s` or `hexdump -C | head`',
         },
       ],
-      excerpts: [],
-    });
+    }));
   }
   for (const t of candidates) {
     if (t.fstype && checkable(t.fstype)) {
       out.targets.push(t);
       continue;
     }
-    const base: Omit<FilesystemFinding, 'state' | 'summary' | 'evidence' | 'hints'> = {
-      target: t.target,
-      device: t.device,
-      sizeBytes: t.sizeBytes,
-      excerpts: [],
-      ...(t.fstype ? { fstype: t.fstype } : {}),
-      ...(t.uuid ? { uuid: t.uuid } : {}),
-      ...(t.label ? { label: t.label } : {}),
-    };
     if (!t.fstype && t.partType?.toLowerCase() === BIOS_BOOT_GUID) {
-      out.findings.push({ ...base, state: 'not-checked', summary: 'BIOS boot partition (boot loader code, no filesystem)', evidence: [{ key: 'discover.parttype', value: t.partType, text: 'GPT type BIOS boot' }], hints: [] });
+      out.findings.push(newFsFinding(t, { state: 'not-checked', summary: 'BIOS boot partition (boot loader code, no filesystem)', evidence: [{ key: 'discover.parttype', value: t.partType, text: 'GPT type BIOS boot' }] }));
     } else if (t.fstype && IGNORED_FSTYPES[t.fstype]) {
-      out.findings.push({ ...base, state: 'not-checked', summary: IGNORED_FSTYPES[t.fstype]!, evidence: [{ key: 'discover.fstype', value: t.fstype, text: `blkid: TYPE=${t.fstype}` }], hints: [] });
+      out.findings.push(newFsFinding(t, { state: 'not-checked', summary: IGNORED_FSTYPES[t.fstype]!, evidence: [{ key: 'discover.fstype', value: t.fstype, text: `blkid: TYPE=${t.fstype}` }] }));
     } else if (t.fstype) {
-      out.findings.push({
-        ...base,
-        state: 'unknown',
+      out.findings.push(newFsFinding(t, {
         summary: `no check for ${t.fstype}`,
         evidence: [{ key: 'discover.fstype', value: t.fstype, text: `blkid: TYPE=${t.fstype}${t.usage ? ` (usage ${t.usage})` : ''}` }],
         hints: [{ text: `snapdrill cannot yet verify ${t.fstype}; its consistency is unknown`, remedy: 'verify this volume by hand, or exclude it from the policy' }],
-      });
+      }));
     } else {
-      out.findings.push({
-        ...base,
-        state: 'unknown',
+      out.findings.push(newFsFinding(t, {
         summary: 'partition holds no recognised filesystem',
         evidence: [{ key: 'discover.blkid-exit', value: t.partType ?? null, text: `blkid -p found no signature on ${t.target}` }],
         hints: [{ text: 'an unformatted or damaged partition', remedy: 'inspect it on a copy with `file -s` or `hexdump -C | head`' }],
-      });
+      }));
     }
   }
   return out;

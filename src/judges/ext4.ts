@@ -1,5 +1,6 @@
 import type { Fact } from '../checks/runner.js';
 import type { FsTarget } from './discovery.js';
+import { newFsFinding } from './filesystem.js';
 import { asToolRun, type Evidence, type FilesystemFinding, type Hint } from './types.js';
 
 /** E2FSCK_BITS are e2fsck's exit-code bits (e2fsck(8)). */
@@ -60,19 +61,7 @@ const NOT_QUIESCED: Hint = {
 
 /** judgeExt4 turns the ext4 check's facts into a filesystem verdict. */
 export function judgeExt4(t: FsTarget, facts: Fact[]): FilesystemFinding {
-  const f: FilesystemFinding = {
-    target: t.target,
-    device: t.device,
-    sizeBytes: t.sizeBytes,
-    ...(t.fstype ? { fstype: t.fstype } : {}),
-    ...(t.uuid ? { uuid: t.uuid } : {}),
-    ...(t.label ? { label: t.label } : {}),
-    state: 'unknown',
-    summary: '',
-    evidence: [],
-    hints: [],
-    excerpts: [],
-  };
+  const f = newFsFinding(t);
   const ev = (e: Evidence) => f.evidence.push(e);
   const sbFact = facts.find((x) => x.fact === 'superblock')?.value as { exitCode: number; lines: string } | undefined;
   if (!sbFact || typeof sbFact.exitCode !== 'number') {

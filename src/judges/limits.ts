@@ -3,6 +3,7 @@ import type { CheckRun, Fact } from '../checks/runner.js';
 import { formatDuration } from '../util/duration.js';
 import { dbTargetsFrom, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
 import type { FsTarget } from './discovery.js';
+import { newFsFinding } from './filesystem.js';
 import type { SnapshotVerdict } from './snapshot.js';
 import type { Evidence, FilesystemFinding, Hint } from './types.js';
 
@@ -123,19 +124,12 @@ export function limitDatabase(f: DatabaseFinding, check: string, limits: RunLimi
 
 /** unfinishedFsFinding describes a filesystem whose check did not produce a usable result: skipped, timed out, failed, truncated, blocked. */
 export function unfinishedFsFinding(t: FsTarget, run: CheckRun): FilesystemFinding {
-  return {
-    target: t.target,
-    device: t.device,
-    sizeBytes: t.sizeBytes,
-    ...(t.fstype ? { fstype: t.fstype } : {}),
-    ...(t.uuid ? { uuid: t.uuid } : {}),
-    ...(t.label ? { label: t.label } : {}),
-    state: 'unknown',
+  return newFsFinding(t, {
     summary: `${run.check} check ${run.status}: ${run.reason ?? 'no result'}`,
     evidence: [{ key: `${run.check}.status`, value: run.status, text: run.reason ?? run.status }],
     hints: run.remedy ? [{ text: `the ${run.check} check could not run to completion`, remedy: run.remedy }] : [],
     excerpts: run.stderrTail ? [{ title: `${run.check} stderr`, exitCode: run.exitCode, text: run.stderrTail }] : [],
-  };
+  });
 }
 
 /** judgeFilesystemRun judges one filesystem check run: unfinished → unknown; else the check's judge, then its limits. */
@@ -216,16 +210,10 @@ export function judgeDiscoveryLimits(run: CheckRun, device: string, sizeBytes: n
   const limits = runLimits(run);
   if (!limits.length) return undefined;
   const text = limits.map((l) => l.text).join('; ');
-  return {
-    target: 'disk',
-    device,
-    sizeBytes,
-    state: 'unknown',
-    summary: `discovery is incomplete: ${text}`,
-    evidence: limits.map((l) => limitEvidence(run.check, l)),
-    hints: limits.map((l) => ({ text: l.text, remedy: l.remedy })),
-    excerpts: [],
-  };
+  return newFsFinding(
+    { target: 'disk', device, sizeBytes },
+    { summary: `discovery is incomplete: ${text}`, evidence: limits.map((l) => limitEvidence(run.check, l)), hints: limits.map((l) => ({ text: l.text, remedy: l.remedy })) },
+  );
 }
 
 /** limitLint adds a warning to a lint result whose run was cut or stopped at a cap: its findings are incomplete. */

@@ -1,3 +1,4 @@
+import type { BootOutcome } from '../boot/types.js';
 import type { Consistency, Policy } from '../config/types.js';
 
 /** PolicyResult says whether one snapshot passes the run's policy, and why. */
@@ -9,13 +10,40 @@ export interface PolicyResult {
 
 const RANK: Record<Consistency, number> = { 'application-consistent': 2, 'crash-consistent': 1, corrupt: -1, unknown: 0 };
 
-/** evaluatePolicy applies the first matching rule (or the default minimum) to one snapshot's consistency. */
+/** BootResult is the bootability axis (boot.enabled): the details are in SnapshotResult.bootTest. */
+export type BootResult = 'boots' | 'fails-to-boot' | 'not-tested';
+
+/** BootEvidence is what the policy reads of a boot test: how it ended (none: not tested), and whether booting is required (boot.required). */
+export interface BootEvidence {
+  outcome?: Pick<BootOutcome, 'result' | 'reason' | 'diagnosis'>;
+  required: boolean;
+}
+
+/** bootResult is the bootability axis of a boot outcome: a test that could not run (error) or did not happen is not-tested. */
+export function bootResult(outcome: Pick<BootOutcome, 'result'> | undefined): BootResult {
+  return outcome?.result === 'boots' ? 'boots' : outcome?.result === 'fails-to-boot' ? 'fails-to-boot' : 'not-tested';
+}
+
+/**
+ * evaluatePolicy applies the first matching rule (or the default minimum) to one snapshot's consistency, then its
+ * canaries; a snapshot that fails to boot fails too when booting is required (boot.required), naming the first diagnosed cause.
+ */
 export function evaluatePolicy(
   snapshot: { id: string; tags: Record<string, string> },
   consistency: Consistency,
   policy: Policy,
   canaries: { name: string; pass: boolean; detail: string }[] = [],
+  boot?: BootEvidence,
 ): PolicyResult {
+  const result = evaluateConsistency(snapshot, consistency, policy, canaries);
+  const outcome = boot?.outcome;
+  if (!boot?.required || !outcome || bootResult(outcome) !== 'fails-to-boot') return result;
+  const cause = outcome.diagnosis?.causes[0];
+  return { ...result, pass: false, reason: `fails to boot (${cause ? `${cause.title} [${cause.id}]` : (outcome.reason ?? 'no diagnosis')}); ${result.reason}` };
+}
+
+/** evaluateConsistency is the policy on consistency and canaries alone. */
+function evaluateConsistency(snapshot: { id: string; tags: Record<string, string> }, consistency: Consistency, policy: Policy, canaries: { name: string; pass: boolean; detail: string }[]): PolicyResult {
   const rule = policy.rules.find(
     (r) =>
       (!r.match.ids || r.match.ids.includes(snapshot.id)) &&

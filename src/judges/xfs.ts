@@ -1,5 +1,6 @@
 import type { Fact } from '../checks/runner.js';
 import type { FsTarget } from './discovery.js';
+import { newFsFinding } from './filesystem.js';
 import { asToolRun, type Evidence, type FilesystemFinding } from './types.js';
 
 /** XfsLogSummary is the xfs check's digest of `xfs_logprint -t`. */
@@ -26,19 +27,7 @@ function describeItems(items: Record<string, number>): string {
 
 /** judgeXfs turns the xfs check's facts into a filesystem verdict. */
 export function judgeXfs(t: FsTarget, facts: Fact[]): FilesystemFinding {
-  const f: FilesystemFinding = {
-    target: t.target,
-    device: t.device,
-    sizeBytes: t.sizeBytes,
-    fstype: 'xfs',
-    ...(t.uuid ? { uuid: t.uuid } : {}),
-    ...(t.label ? { label: t.label } : {}),
-    state: 'unknown',
-    summary: '',
-    evidence: [],
-    hints: [],
-    excerpts: [],
-  };
+  const f = newFsFinding({ ...t, fstype: 'xfs' });
   const ev = (e: Evidence) => f.evidence.push(e);
   const log = facts.find((x) => x.fact === 'log')?.value as { exitCode: number; summary: XfsLogSummary; output: string } | undefined;
   if (!log || typeof log.exitCode !== 'number') {

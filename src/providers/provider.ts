@@ -111,6 +111,8 @@ export interface Provider {
   listSnapshots(): Promise<SnapshotInfo[]>;
   restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume>;
   attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume>;
+  /** keepOnFailureMs is how long the restored volumes of a snapshot that failed are kept for forensics (keep-on-failure); undefined: not kept. */
+  readonly keepOnFailureMs?: number | undefined;
   /**
    * keepForForensics keeps the restored volumes of a snapshot that failed (keep-on-failure), until `until`;
    * returns what was kept, or undefined when the provider does not keep anything. The attachments are still released.

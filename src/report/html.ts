@@ -1,7 +1,7 @@
 import type { Consistency } from '../config/types.js';
 import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { FilesystemFinding } from '../judges/types.js';
-import type { RunReport, SnapshotResult } from './types.js';
+import type { PhaseKind, RunReport, SnapshotResult } from './types.js';
 import { formatDuration } from '../util/duration.js';
 import { CONSOLE_CSS, renderConsole, renderDiagnosis, renderLint } from './console.js';
 
@@ -108,27 +108,20 @@ footer{color:var(--muted);margin:30px 0 10px;font-size:12px}
 @media print{details{display:block}details>*{display:block}pre{max-height:none}}
 `;
 
-/** PHASE_KINDS give each kind of phase one colour in every bar, whatever phases a snapshot went through. */
-const PHASE_KINDS: [string, string][] = [
-  ['restore', 'p0'],
-  ['attach', 'p1'],
-  ['discover', 'p4'],
-  ['check', 'p2'],
-  ['lint', 'p5'],
-  ['boot', 'p3'],
-  ['teardown', 'p6'],
-];
+/** PHASE_COLORS give each kind of phase one colour in every bar, whatever phases a snapshot went through. */
+const PHASE_COLORS: Record<PhaseKind, string> = {
+  restore: 'p0',
+  attach: 'p1',
+  discover: 'p4',
+  check: 'p2',
+  lint: 'p5',
+  boot: 'p3',
+  teardown: 'p6',
+  keep: 'p7',
+};
 
-/** PHASE_ALIASES put the database stage's phases in the buckets a reader expects. */
-const PHASE_ALIASES: [string, string][] = [
-  ['find databases', 'discover'],
-  ['unmount', 'teardown'],
-];
-
-function phaseColor(phase: string): string {
-  const kind = PHASE_ALIASES.find(([prefix]) => phase.startsWith(prefix))?.[1] ?? phase;
-  return PHASE_KINDS.find(([k]) => kind === k || kind.startsWith(`${k} `))?.[1] ?? 'p7';
-}
+/** PHASE_LEGEND are the kinds the legend names (keeping volumes for forensics is rare, and shown as other). */
+const PHASE_LEGEND: PhaseKind[] = ['restore', 'attach', 'discover', 'check', 'lint', 'boot', 'teardown'];
 
 const SEVERITY: Record<Consistency, number> = { corrupt: 0, unknown: 1, 'crash-consistent': 2, 'application-consistent': 3 };
 
@@ -140,7 +133,7 @@ function triageOrder(snaps: SnapshotResult[]): SnapshotResult[] {
 function phaseBar(s: SnapshotResult): string {
   const total = s.phases.reduce((n, p) => n + p.durationMs, 0) || 1;
   return `<div class="bar" title="${esc(s.phases.map((p) => `${p.phase}: ${formatDuration(p.durationMs)}`).join(', '))}">${s.phases
-    .map((p) => `<i class="${phaseColor(p.phase)}" style="width:${((p.durationMs / total) * 100).toFixed(2)}%"></i>`)
+    .map((p) => `<i class="${PHASE_COLORS[p.kind]}" style="width:${((p.durationMs / total) * 100).toFixed(2)}%"></i>`)
     .join('')}</div>`;
 }
 
@@ -219,7 +212,7 @@ ${s.databases.map(renderDatabase).join('\n')}
 ${renderCanaries(s.canaries)}${renderBoot(s, i)}
 <details><summary>Timings: ${esc(formatDuration(total))} in ${s.phases.length} phases</summary>
 <table><tr><th>phase</th><th>started</th><th>duration</th><th>status</th></tr>
-${s.phases.map((p) => `<tr><td><span class="legend"><i class="${phaseColor(p.phase)}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
+${s.phases.map((p) => `<tr><td><span class="legend"><i class="${PHASE_COLORS[p.kind]}"></i></span>${esc(p.phase)}</td><td>${esc(p.startedAt)}</td><td>${esc(formatDuration(p.durationMs))}</td><td>${esc(p.status)}${p.detail ? `: ${esc(p.detail)}` : ''}</td></tr>`).join('')}
 </table></details>
 <details><summary>Checks run (${s.checks.length})</summary>
 <table><tr><th>check</th><th>target</th><th>status</th><th>exit</th><th>time</th><th>notes</th></tr>
@@ -250,7 +243,7 @@ export function renderHtml(report: RunReport): string {
 </div>
 ${report.errors.map((e) => `<div class="err"><b>harness error (${esc(e.code)}) in ${esc(e.stage)}:</b> ${esc(e.message)}${e.remedy ? `<br>Remedy: ${esc(e.remedy)}` : ''}</div>`).join('')}
 <h2>Snapshots</h2>
-<p class="meta">Failures first. Bars: <span class="legend">${PHASE_KINDS.map(([k, cls]) => `<i class="${cls}"></i>${esc(k)}`).join('')}</span></p>
+<p class="meta">Failures first. Bars: <span class="legend">${PHASE_LEGEND.map((k) => `<i class="${PHASE_COLORS[k]}"></i>${esc(k)}`).join('')}</span></p>
 <table><tr><th>snapshot</th><th>consistency</th><th>boot</th><th>policy</th><th>filesystems</th><th>databases</th><th>time</th><th>where the time went</th></tr>
 ${ordered
   .map(

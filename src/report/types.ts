@@ -2,15 +2,21 @@ import type { BootOutcome, LintResult } from '../boot/types.js';
 import type { CheckStatus } from '../checks/runner.js';
 import type { Consistency } from '../config/types.js';
 import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
-import type { PolicyResult } from '../judges/policy.js';
+import type { BootResult as JudgedBootResult, PolicyResult } from '../judges/policy.js';
+import type { SetVerdict } from '../judges/set.js';
 import type { FilesystemFinding, Hint } from '../judges/types.js';
 
-/** BootResult is the bootability axis (boot.enabled): the details are in SnapshotResult.bootTest. */
-export type BootResult = 'boots' | 'fails-to-boot' | 'not-tested';
+/** BootResult is the bootability axis (boot.enabled), judged by judges/policy.ts: the details are in SnapshotResult.bootTest. */
+export type BootResult = JudgedBootResult;
+
+/** PhaseKind is what a phase spends its time on: the bucket (and colour) it is counted in, whatever its label says. */
+export type PhaseKind = 'restore' | 'attach' | 'discover' | 'check' | 'lint' | 'boot' | 'keep' | 'teardown';
 
 /** PhaseTiming records where a snapshot's restore time went (the real RTO). */
 export interface PhaseTiming {
+  /** The label, for humans: "check ext4 p1", "find databases disk". */
   phase: string;
+  kind: PhaseKind;
   startedAt: string;
   durationMs: number;
   status: 'ok' | 'failed';
@@ -60,16 +66,7 @@ export interface SnapshotResult {
   phases: PhaseTiming[];
   policy: PolicyResult;
   /** The multi-volume snapshot set this snapshot was verified with (all its volumes attached at once). */
-  set?: {
-    key: string;
-    members: string[];
-    /** The set as one unit: as consistent as its least consistent member, unknown when its members are not one point in time. */
-    consistency: Consistency;
-    summary: string;
-    /** Milliseconds between the earliest and latest member start times. */
-    skewMs?: number;
-    notes: string[];
-  };
+  set?: SetVerdict;
   /** Pre-boot lint of each root filesystem found (and of filesystems the lint could not read). */
   lint?: LintResult[];
   /** The boot test, when one ran: how far the machine got, its console and the diagnosis. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { CheckRegistry } from '../checks/registry.js';
 import type { Config, Consistency } from '../config/types.js';
-import { ExitCode, errorMessage } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createProvider } from '../providers/factory.js';
 import type { Provider } from '../providers/provider.js';
@@ -11,6 +11,7 @@ import { selectSnapshots } from '../select.js';
 import { VERSION } from '../version.js';
 import type { RunEvents } from './events.js';
 import type { HarnessErrorInfo, RunReport } from '../report/types.js';
+import { distinctErrors, teardownFailed } from './harness-errors.js';
 import { verifyAll } from './verify.js';
 
 /** newRunId makes a sortable, unique run id: UTC timestamp plus random suffix. */
@@ -63,7 +64,7 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
     try {
       await ledger.releaseAll();
     } catch (e) {
-      errors.push({ code: 'teardown-failed', message: `${errorMessage(e)} (recorded for snapdrill gc)`, stage: 'teardown', source: 'infrastructure', remedy: 'run snapdrill gc' });
+      errors.push(teardownFailed(e));
     }
     ledger.close();
   }
@@ -73,7 +74,7 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   for (const r of results) byConsistency[r.consistency]++;
   const failed = results.filter((r) => !r.policy.pass).length;
   // One line per distinct problem: an interruption is reported once, not once per snapshot.
-  const distinct = errors.filter((e, i) => errors.findIndex((o) => o.code === e.code && (e.code === 'interrupted' || o.message === e.message)) === i);
+  const distinct = distinctErrors(errors);
   const exitCode = interrupted || distinct.length ? ExitCode.Infrastructure : failed ? ExitCode.PolicyFailed : ExitCode.Ok;
   const finishedAt = new Date();
   const report: RunReport = {

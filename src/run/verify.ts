@@ -1,13 +1,16 @@
 import type { CheckRegistry } from '../checks/registry.js';
 import { runCheck, runLibraryCommand, type CheckRun, type Fact } from '../checks/runner.js';
-import type { Config, Consistency, Engine } from '../config/types.js';
-import { errorMessage, InterruptedError, isSnapdrillError } from '../errors.js';
+import type { Config, Engine } from '../config/types.js';
+import { errorMessage, InterruptedError } from '../errors.js';
 import { canariesFor, encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, refusing, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
 import { applySnapshotDeadline, deadlineRun, judgeDatabaseRun, judgeDatabaseSearch, judgeDiscoveryLimits, judgeFilesystemRun, limitLint, unfinishedFsFinding } from '../judges/limits.js';
 import { judgeDiscovery, type FsTarget } from '../judges/discovery.js';
 import { judgeExt4 } from '../judges/ext4.js';
 import { judgeMariadb } from '../judges/mariadb.js';
-import { evaluatePolicy } from '../judges/policy.js';
+import { bootResult, evaluatePolicy } from '../judges/policy.js';
+import { isLintable, isMountable } from '../judges/filesystem.js';
+import { judgeSet, type SetMember, type SetVerdict } from '../judges/set.js';
+import { chooseBootRoot } from '../judges/boot.js';
 import { judgePostgres } from '../judges/postgresql.js';
 import { judgeSqlite } from '../judges/sqlite.js';
 import type { FilesystemFinding } from '../judges/types.js';
@@ -17,10 +20,12 @@ import type { Ledger } from '../ledger/ledger.js';
 import { processRecord } from '../ledger/resources.js';
 import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../providers/provider.js';
 import type { RunEvents } from './events.js';
-import type { CheckRunSummary, HarnessErrorInfo, PhaseTiming, SnapshotResult } from '../report/types.js';
+import { caughtError, harnessError, teardownFailed } from './harness-errors.js';
+import type { CheckRunSummary, HarnessErrorInfo, PhaseKind, PhaseTiming, SnapshotResult } from '../report/types.js';
 import type { BootOutcome, LintContext, LintResult, RestoredFilesystem } from '../boot/types.js';
 import { judgeBootLint } from '../judges/bootlint/index.js';
 import { diagnose } from '../diagnose/engine.js';
+import { mapLimit, Semaphore } from '../util/concurrency.js';
 
 /** FS_JUDGES maps a filesystem check id to the pure function that judges its facts. */
 const FS_JUDGES: Record<string, (t: FsTarget, facts: Fact[]) => FilesystemFinding> = {
@@ -38,12 +43,6 @@ const DB_JUDGES: Partial<Record<Engine, (t: DbTarget, facts: Fact[]) => Database
 /** DBFIND_LISTING_CAP bounds the databases dbfind lists on one filesystem (a hostile disk may hold millions of look-alikes); beyond it the search itself is incomplete. */
 const DBFIND_LISTING_CAP = 10_000;
 
-/** MOUNTABLE are the filesystem states whose (replayed) scratch copy is mounted to look for databases. */
-const MOUNTABLE = new Set(['clean', 'frozen', 'replayed']);
-
-/** LINTABLE are the filesystem states the pre-boot lint looks at (read-only, no replay): a corrupt root may still boot, and the boot test says. */
-const LINTABLE = new Set([...MOUNTABLE, 'corrupt']);
-
 /** b64 encodes a value passed to a check script that may hold any character. */
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -57,40 +56,6 @@ export interface VerifyDeps {
   signal: AbortSignal;
   /** Bounds the boot tests in flight across all snapshots (boot.maxConcurrent). */
   bootSlots?: Semaphore;
-}
-
-/** Semaphore bounds how many of something run at once (VMs, instances). */
-export class Semaphore {
-  private waiting: (() => void)[] = [];
-  private free: number;
-  constructor(n: number) {
-    this.free = n;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((r) => this.waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
-
-/** mapLimit runs fn over items with at most `limit` in flight, keeping result order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function summarizeRun(r: CheckRun): CheckRunSummary {
@@ -140,9 +105,6 @@ export class SnapshotClock {
   }
 }
 
-/** SetInfo is what a result says about the multi-volume snapshot set it was verified with. */
-type SetInfo = NonNullable<SnapshotResult['set']>;
-
 /**
  * Verification is one snapshot's way through the pipeline: restore and attach (prepare), then inspect and judge.
  * Members of a multi-volume set are prepared together, so every volume of the set is attached at once, and share one ledger owner.
@@ -176,7 +138,8 @@ class Verification {
     private readonly clock: SnapshotClock,
   ) {}
 
-  async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  /** phase times one step of this snapshot's verification: `kind` is what it spends its time on, `name` its label. */
+  async phase<T>(kind: PhaseKind, name: string, fn: () => Promise<T>): Promise<T> {
     const { signal, events } = this.deps;
     if (signal.aborted) throw new InterruptedError(String(signal.reason ?? 'signal'));
     const startedAt = new Date().toISOString();
@@ -185,12 +148,12 @@ class Verification {
     try {
       const r = await fn();
       const durationMs = Math.round(performance.now() - t0);
-      this.phases.push({ phase: name, startedAt, durationMs, status: 'ok' });
+      this.phases.push({ phase: name, kind, startedAt, durationMs, status: 'ok' });
       events.phaseEnd?.(this.snap.id, name, true, durationMs);
       return r;
     } catch (e) {
       const durationMs = Math.round(performance.now() - t0);
-      this.phases.push({ phase: name, startedAt, durationMs, status: 'failed', detail: errorMessage(e) });
+      this.phases.push({ phase: name, kind, startedAt, durationMs, status: 'failed', detail: errorMessage(e) });
       events.phaseEnd?.(this.snap.id, name, false, durationMs);
       throw e;
     }
@@ -239,26 +202,20 @@ class Verification {
   /** fail records the stage error that ends this snapshot's verification. */
   fail(e: unknown): void {
     const stage = this.phases.at(-1)?.phase ?? 'restore';
-    this.stageError = {
-      code: isSnapdrillError(e) ? e.code : 'internal',
-      message: errorMessage(e),
-      stage,
-      source: isSnapdrillError(e) ? e.source : 'infrastructure',
-      ...(isSnapdrillError(e) && e.remedy ? { remedy: e.remedy } : {}),
-    };
+    this.stageError = caughtError(e, stage, 'internal', { keepSource: true });
     if (!this.checks.some((c) => c.check === 'discover')) this.checks.push(blocked('discover', '', stage));
     // A snapshot that cannot be restored is a result about the snapshot; anything else is the harness's problem too.
-    if (!(isSnapdrillError(e) && e.source === 'user')) this.errors.push(this.stageError);
+    if (this.stageError.source !== 'user') this.errors.push(this.stageError);
   }
 
   /** prepare restores the snapshot and attaches the copy to the helper; a failure is recorded, not thrown. */
   async prepare(): Promise<void> {
     const { config, provider } = this.deps;
     try {
-      const restored = await this.phase('restore', () => provider.restore(this.snap, this.ctx(config.timeouts.restoreMs)));
+      const restored = await this.phase('restore', 'restore', () => provider.restore(this.snap, this.ctx(config.timeouts.restoreMs)));
       this.restored = restored;
       this.allocatedBytes = restored.allocatedBytes;
-      const attached = await this.phase('attach', () => provider.attach(restored, this.ctx(config.timeouts.attachMs)));
+      const attached = await this.phase('attach', 'attach', () => provider.attach(restored, this.ctx(config.timeouts.attachMs)));
       this.attachedVol = attached;
       this.partitionTable = attached.partitionTable;
     } catch (e) {
@@ -273,7 +230,7 @@ class Verification {
     const attached = this.attachedVol;
     if (this.stageError || !restored || !attached) return;
     try {
-      const discover = await this.phase('discover', () => this.check('discover', attached.device, restored.scratch));
+      const discover = await this.phase('discover', 'discover', () => this.check('discover', attached.device, restored.scratch));
       if (discover.status !== 'ran') {
         this.findings = [unfinishedFsFinding({ target: 'disk', device: attached.device, sizeBytes: this.snap.sizeBytes }, discover)];
         return;
@@ -286,7 +243,7 @@ class Verification {
       this.findings = findings;
       for (const t of d.targets) {
         for (const def of registry.forFilesystem(t.fstype!)) {
-          const run = await this.phase(`check ${def.id} ${t.target}`, () => this.check(def.id, t.device, restored.scratch));
+          const run = await this.phase('check', `check ${def.id} ${t.target}`, () => this.check(def.id, t.device, restored.scratch));
           const finding = judgeFilesystemRun(t, run, FS_JUDGES[def.id]);
           if (finding) findings.push(finding);
         }
@@ -296,7 +253,7 @@ class Verification {
         for (const t of d.targets) {
           const i = findings.findIndex((f) => f.target === t.target);
           const fsFinding = findings[i];
-          if (!fsFinding || !MOUNTABLE.has(fsFinding.state)) {
+          if (!fsFinding || !isMountable(fsFinding.state)) {
             this.checks.push(blocked('dbfind', t.device, `filesystem ${t.target} is ${fsFinding?.state ?? 'unchecked'}`));
             continue;
           }
@@ -307,7 +264,7 @@ class Verification {
         this.canaries.push(...missingCanaries(config.databases.canaries, found, this.snap.tags));
       }
       // The lint mounts read-only without replay, so a corrupt filesystem can still be linted (and booted: it may start).
-      this.lintable = d.targets.filter((t) => LINTABLE.has(findings.find((f) => f.target === t.target)?.state ?? ''));
+      this.lintable = d.targets.filter((t) => isLintable(findings.find((f) => f.target === t.target)?.state));
       for (const w of attached.warnings) {
         for (const f of findings) f.evidence.push({ key: 'attach.warning', value: w, text: w });
       }
@@ -323,7 +280,7 @@ class Verification {
     const fsVars = { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' };
     const dbc = config.databases;
     try {
-      const find = await this.phase(`find databases ${t.target}`, () =>
+      const find = await this.phase('discover', `find databases ${t.target}`, () =>
         this.check('dbfind', t.device, scratch, {
           ...fsVars,
           SNAPDRILL_EXCLUDE: b64(dbc.exclude.join('\n')),
@@ -351,7 +308,7 @@ class Verification {
           return f;
         }
         const mine = canariesFor(dbc.canaries, db);
-        const run = await this.phase(`check ${def.id} ${db.path}`, () =>
+        const run = await this.phase('check', `check ${def.id} ${db.path}`, () =>
           this.check(def.id, t.device, scratch, {
             ...fsVars,
             SNAPDRILL_DBPATH: db.path,
@@ -366,7 +323,7 @@ class Verification {
       this.databases.push(...judged);
       return { targets: search.targets, finding: search.finding };
     } finally {
-      await this.phase(`unmount ${t.target}`, () =>
+      await this.phase('teardown', `unmount ${t.target}`, () =>
         runLibraryCommand(registry, provider.shell(this.attachedVol), 'fs_unmount', { ...fsVars, SNAPDRILL_TARGET: t.device, SNAPDRILL_SCRATCH: scratch }, { timeoutMs: 120_000, signal }),
       ).catch(() => undefined);
     }
@@ -390,7 +347,7 @@ class Verification {
     if (this.stageError || !restored) return;
     for (const t of this.lintable) {
       try {
-        const run = await this.phase(`lint ${t.target}`, () =>
+        const run = await this.phase('lint', `lint ${t.target}`, () =>
           this.check('bootlint', t.device, restored.scratch, { SNAPDRILL_FSTYPE: t.fstype ?? 'auto' }),
         );
         const res: LintResult =
@@ -419,7 +376,7 @@ class Verification {
     const tagMode = this.snap.tags['snapdrill:boot-mode'];
     const mode = tagMode === 'bios' || tagMode === 'uefi' || tagMode === 'direct' ? tagMode : config.boot.mode;
     try {
-      const outcome = await this.phase('boot', () =>
+      const outcome = await this.phase('boot', 'boot', () =>
         provider.bootTest!(
           { snapshot: this.snap, restored: this.restored!, data: data.map((d) => d.snap), dataRestored: data.flatMap((d) => (d.restored ? [d.restored] : [])), options: config.boot, mode },
           { ledger, owner: this.owner, signal, timeoutMs: config.boot.timeoutMs + 120_000 },
@@ -428,10 +385,10 @@ class Verification {
       const text = [outcome.launchError ? `${outcome.launchError.code}: ${outcome.launchError.message}` : '', outcome.console].filter(Boolean).join('\n');
       if (outcome.result !== 'boots') outcome.diagnosis = diagnose(text);
       this.boot = outcome;
-      if (outcome.result === 'error') this.errors.push({ code: 'boot-error', message: `boot test of ${this.snap.id} could not run: ${outcome.reason ?? 'unknown'}`, stage: 'boot', source: 'infrastructure' });
+      if (outcome.result === 'error') this.errors.push(harnessError({ code: 'boot-error', message: `boot test of ${this.snap.id} could not run: ${outcome.reason ?? 'unknown'}`, stage: 'boot' }));
     } catch (e) {
       this.bootNote = `boot test could not run: ${errorMessage(e)}`;
-      this.errors.push({ code: isSnapdrillError(e) ? e.code : 'boot-error', message: `boot test of ${this.snap.id}: ${errorMessage(e)}`, stage: 'boot', source: 'infrastructure', ...(isSnapdrillError(e) && e.remedy ? { remedy: e.remedy } : {}) });
+      this.errors.push(caughtError(e, 'boot', 'boot-error', { describe: (m) => `boot test of ${this.snap.id}: ${m}` }));
     }
   }
 
@@ -443,16 +400,16 @@ class Verification {
       : applySnapshotDeadline(judgeSnapshot(this.findings, this.snap.tags, this.databases), this.clock.stopped.length ? { deadlineMs: this.clock.deadlineMs, stopped: this.clock.stopped } : undefined);
   }
 
-  result(set?: SetInfo): SnapshotResult {
+  /** setMember is what the set judge needs of this member. */
+  setMember(): SetMember {
+    return { id: this.snap.id, consistency: this.verdict().consistency, filesystems: this.findings, ...(this.snap.startTime ? { startTime: this.snap.startTime } : {}) };
+  }
+
+  result(set?: SetVerdict): SnapshotResult {
     const snap = this.snap;
     const verdict = this.verdict();
-    const policy = evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries);
-    const boot = this.boot?.result === 'boots' ? 'boots' : this.boot?.result === 'fails-to-boot' ? 'fails-to-boot' : 'not-tested';
-    if (boot === 'fails-to-boot' && this.deps.config.boot.required) {
-      const cause = this.boot!.diagnosis?.causes[0];
-      policy.pass = false;
-      policy.reason = `fails to boot (${cause ? `${cause.title} [${cause.id}]` : (this.boot!.reason ?? 'no diagnosis')}); ${policy.reason}`;
-    }
+    const policy = evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries, { required: this.deps.config.boot.required, ...(this.boot ? { outcome: this.boot } : {}) });
+    const boot = bootResult(this.boot);
     return {
       id: snap.id,
       source: snap.source,
@@ -482,31 +439,48 @@ class Verification {
   }
 }
 
-/** SET_SKEW_MS is how far apart the start times of one multi-volume set may be before it cannot be a single point in time. */
-export const SET_SKEW_MS = 60_000;
+/** lintGroup runs the pre-boot lint on every member, against what the restored machine will have: every filesystem of the snapshot, or of the whole set. */
+async function lintGroup(members: Verification[], deps: VerifyDeps): Promise<void> {
+  const bootCfg = deps.config.boot;
+  if (!(bootCfg.lint || bootCfg.enabled) || deps.signal.aborted) return;
+  const context: LintContext = { filesystems: members.flatMap((m) => m.restoredFilesystems()), targetNvme: bootCfg.targetNvme };
+  for (const m of members) await m.lintRoots(context);
+}
 
-/** judgeSet judges a multi-volume set as one unit: as consistent as its least consistent member, and only if its members are one point in time. */
-export function judgeSet(key: string, members: Verification[]): SetInfo {
-  const rank: Consistency[] = ['application-consistent', 'crash-consistent', 'unknown', 'corrupt'];
-  const verdicts = members.map((m) => ({ id: m.snap.id, v: m.verdict() }));
-  let consistency = verdicts.reduce<Consistency>((worst, x) => (rank.indexOf(x.v.consistency) > rank.indexOf(worst) ? x.v.consistency : worst), 'application-consistent');
-  const notes: string[] = [];
-  const times = members.map((m) => (m.snap.startTime ? Date.parse(m.snap.startTime) : NaN)).filter((t) => !Number.isNaN(t));
-  const skewMs = times.length > 1 ? Math.max(...times) - Math.min(...times) : 0;
-  if (skewMs > SET_SKEW_MS) {
-    notes.push(`members were taken ${Math.round(skewMs / 1000)} s apart, so the set is not one point in time`);
-    if (consistency === 'application-consistent' || consistency === 'crash-consistent') consistency = 'unknown';
+/** bootGroup boot-tests the group's chosen root (the set's other volumes as its data disks) and notes why the others were not booted. */
+async function bootGroup(members: Verification[], deps: VerifyDeps): Promise<void> {
+  const bootCfg = deps.config.boot;
+  if (!bootCfg.enabled || deps.signal.aborted) return;
+  const choice = chooseBootRoot(
+    members.map((m) => ({ id: m.snap.id, tags: m.snap.tags, roots: m.roots.length, verified: !m.stageError })),
+    bootCfg.match,
+  );
+  for (const m of members) if (choice.notes[m.snap.id]) m.bootNote = choice.notes[m.snap.id];
+  const root = members.find((m) => m.snap.id === choice.root);
+  if (root) await (deps.bootSlots ?? new Semaphore(1)).run(() => root.bootTest(members.filter((m) => m !== root)));
+}
+
+/** keepAndTearDown keeps a failed group's volumes when its provider keeps them for forensics, then releases everything the group created; failures are recorded on the lead member. */
+async function keepAndTearDown(members: Verification[], owner: string, deps: VerifyDeps): Promise<SnapshotResult['kept']> {
+  const lead = members[0]!;
+  const keepMs = deps.provider.keepOnFailureMs;
+  let kept: SnapshotResult['kept'];
+  const failed = members.some((m) => !m.result().policy.pass);
+  if (keepMs && failed && deps.provider.keepForForensics && !deps.signal.aborted) {
+    const until = new Date(Date.now() + keepMs);
+    try {
+      const ids = await lead.phase('keep', 'keep for forensics', () => deps.provider.keepForForensics!(deps.ledger, owner, until));
+      if (ids?.length) kept = { resources: ids, until: until.toISOString() };
+    } catch (e) {
+      lead.errors.push(harnessError({ code: 'keep-failed', message: `could not keep ${owner} for forensics: ${errorMessage(e)}`, stage: 'teardown' }));
+    }
   }
-  // Two members carrying the same filesystem UUID cannot be mounted together (XFS refuses, systemd picks one at random).
-  const byUuid = new Map<string, string[]>();
-  for (const m of members) for (const f of m.findings) if (f.uuid) byUuid.set(f.uuid, [...(byUuid.get(f.uuid) ?? []), `${m.snap.id}:${f.target}`]);
-  for (const [uuid, where] of byUuid) if (where.length > 1) notes.push(`filesystem UUID ${uuid} appears on ${where.join(' and ')}`);
-  const worst = verdicts.filter((x) => x.v.consistency === consistency).map((x) => x.id);
-  const summary =
-    `set ${key} (${members.length} volumes) is ${consistency}` +
-    (worst.length && worst.length < members.length ? `: because of ${worst.join(', ')}` : '') +
-    (notes.length ? `; ${notes.join('; ')}` : '');
-  return { key, members: members.map((m) => m.snap.id), consistency, summary, ...(times.length > 1 ? { skewMs } : {}), notes };
+  try {
+    await lead.phase('teardown', 'teardown', () => deps.ledger.releaseOwner(owner));
+  } catch (e) {
+    lead.errors.push(teardownFailed(e, owner));
+  }
+  return kept;
 }
 
 /** verifyGroup verifies one snapshot, or one multi-volume set with all its volumes attached at once, and always tears down what it created. */
@@ -520,53 +494,13 @@ export async function verifyGroup(snaps: SnapshotInfo[], deps: VerifyDeps): Prom
   try {
     await Promise.all(members.map((m) => m.prepare()));
     for (const m of members) await m.inspect();
-    const bootCfg = deps.config.boot;
-    if ((bootCfg.lint || bootCfg.enabled) && !deps.signal.aborted) {
-      // What the restored machine will have: every filesystem of this snapshot, or of the whole set.
-      const context: LintContext = { filesystems: members.flatMap((m) => m.restoredFilesystems()), targetNvme: bootCfg.targetNvme };
-      for (const m of members) await m.lintRoots(context);
-    }
-    if (bootCfg.enabled && !deps.signal.aborted) {
-      const matches = (m: Verification) => {
-        const mt = bootCfg.match;
-        if (!mt) return true;
-        if (mt.ids?.length && !mt.ids.includes(m.snap.id)) return false;
-        return Object.entries(mt.tags ?? {}).every(([k, v]) => m.snap.tags[k] === v);
-      };
-      const root = members.find((m) => m.roots.length > 0 && !m.stageError && matches(m));
-      for (const m of members) {
-        if (m === root) continue;
-        m.bootNote = root
-          ? `booted as a data volume of ${root.snap.id}`
-          : m.stageError
-            ? 'not boot-tested: the snapshot could not be verified'
-            : members.some((x) => x.roots.length)
-              ? 'not boot-tested: boot.match excludes it'
-              : 'not boot-tested: no root filesystem found (no /etc/fstab with an init)';
-      }
-      if (root) await (deps.bootSlots ?? new Semaphore(1)).run(() => root.bootTest(members.filter((m) => m !== root)));
-    }
+    await lintGroup(members, deps);
+    await bootGroup(members, deps);
   } finally {
     clock.dispose();
-    const lead = members[0]!;
-    const keepMs = deps.config.provider.type === 'aws' ? deps.config.provider.keepOnFailureMs : undefined;
-    const failed = members.some((m) => !m.result().policy.pass);
-    if (keepMs && failed && deps.provider.keepForForensics && !deps.signal.aborted) {
-      const until = new Date(Date.now() + keepMs);
-      try {
-        const ids = await lead.phase('keep for forensics', () => deps.provider.keepForForensics!(deps.ledger, owner, until));
-        if (ids?.length) kept = { resources: ids, until: until.toISOString() };
-      } catch (e) {
-        lead.errors.push({ code: 'keep-failed', message: `could not keep ${owner} for forensics: ${errorMessage(e)}`, stage: 'teardown', source: 'infrastructure' });
-      }
-    }
-    try {
-      await lead.phase('teardown', () => deps.ledger.releaseOwner(owner));
-    } catch (e) {
-      lead.errors.push({ code: 'teardown-failed', message: `teardown of ${owner}: ${errorMessage(e)} (recorded for snapdrill gc)`, stage: 'teardown', source: 'infrastructure', remedy: 'run snapdrill gc' });
-    }
+    kept = await keepAndTearDown(members, owner, deps);
   }
-  const set = key ? judgeSet(key, members) : undefined;
+  const set = key ? judgeSet(key, members.map((m) => m.setMember())) : undefined;
   const results = members.map((m) => m.result(set));
   if (kept) for (const r of results) r.kept = kept;
   for (const r of results) deps.events.snapshotDone?.(r);

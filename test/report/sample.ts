@@ -1,8 +1,17 @@
 import type { RunReport, SnapshotResult } from '../../src/report/types.js';
 
 const phases = (n: number): SnapshotResult['phases'] =>
-  ['restore', 'attach', 'discover', 'check ext4 disk', 'teardown'].slice(0, n).map((phase, i) => ({
+  (
+    [
+      ['restore', 'restore'],
+      ['attach', 'attach'],
+      ['discover', 'discover'],
+      ['check ext4 disk', 'check'],
+      ['teardown', 'teardown'],
+    ] as const
+  ).slice(0, n).map(([phase, kind], i) => ({
     phase,
+    kind,
     startedAt: `2026-11-24T03:00:0${i}.000Z`,
     durationMs: 100 * (i + 1),
     status: 'ok' as const,
@@ -104,7 +113,7 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
     reasons: ['restore: image /catalog/empty.img is empty (0 bytes)'],
     filesystems: [],
     checks: [],
-    phases: [{ phase: 'restore', startedAt: '2026-11-24T03:00:00.000Z', durationMs: 0, status: 'failed', detail: 'image is empty' }],
+    phases: [{ phase: 'restore', kind: 'restore', startedAt: '2026-11-24T03:00:00.000Z', durationMs: 0, status: 'failed', detail: 'image is empty' }],
     policy: { pass: false, minimum: 'crash-consistent', reason: 'consistency could not be determined (set policy.allowUnknown to accept)' },
     error: { code: 'image-empty', message: 'image /catalog/empty.img is empty (0 bytes)', stage: 'restore', source: 'user', remedy: 'check how it was exported' },
   };

@@ -308,6 +308,11 @@ export class AwsProvider implements Provider {
     );
   }
 
+  /** keepOnFailureMs is provider.keepOnFailure: how long the volumes of a failed snapshot are kept for forensics. */
+  get keepOnFailureMs(): number | undefined {
+    return this.cfg.keepOnFailureMs;
+  }
+
   async keepForForensics(ledger: Ledger, owner: string, until: Date): Promise<string[] | undefined> {
     const kept = ledger.keep(owner, (r) => r.kind === 'aws-volume').map((r) => (r as { id: string }).id);
     if (!kept.length) return undefined;
