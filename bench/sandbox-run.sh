@@ -11,6 +11,8 @@ base=${2:-2e029dc}
 fs=$(bash fixtures/build-fs.sh 2>/dev/null | tail -n 1)
 db=$(bash fixtures/build-db.sh 2>/dev/null | tail -n 1)
 work=$(mktemp -d /var/tmp/snapdrill-bench-sbx.XXXXXX)
+# Traversable: the base revision runs engines as the data directory's owner, which must reach the copies.
+chmod 0755 "$work"
 cleanup() { git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 git worktree add --detach "$work/base" "$base" >/dev/null 2>&1

@@ -177,19 +177,8 @@ fact journal "{\"fstype\":$(jstr_or_null "$fstype"),\"replayPending\":$pending}"
 # Everything below reads the disk's content: in the sandbox, read-only (CAP_DAC_READ_SEARCH only),
 # with only this filesystem visible and a private, size-capped /tmp for the initramfs listing.
 lint_inside() {
-R=$1
+R=$1 has_fstab=$2 init=$3
 work=$(mktemp -d /tmp/bootlint-work.XXXXXX) || exit 1
-# --- Is it a root filesystem at all? --------------------------------------------------------------
-has_fstab=0 init=''
-rfile /etc/fstab && has_fstab=1
-for p in /sbin/init /usr/sbin/init /usr/lib/systemd/systemd /lib/systemd/systemd; do
-  if rfile "$p"; then init=$p; break; fi
-done
-# /sbin/init is what the initramfs (and the kernel) start unless the command line says init=.
-sbin_init=0
-rfile /sbin/init && sbin_init=1
-fact root "{\"fstab\":$(jbool $has_fstab),\"init\":$(jstr_or_null "$init"),\"sbinInit\":$(jbool $sbin_init)}"
-[ $has_fstab = 1 ] || [ -n "$init" ] || exit 0
 
 # --- Distribution and how it builds its initramfs --------------------------------------------------
 osr=$(rpath /etc/os-release)
@@ -476,5 +465,16 @@ if [[ $size =~ ^[0-9]+$ ]]; then
 fi
 exit 0
 }
-sandbox -r "$R" -c read -T 512 -m 2048 -t "${SNAPDRILL_TIMEOUT_S:-600}" -- lint_inside "$R"
+# --- Is it a root filesystem at all? (names and links only, resolved inside the tree: no content is read) --------------------------------------------------------------
+has_fstab=0 init=''
+rfile /etc/fstab && has_fstab=1
+for p in /sbin/init /usr/sbin/init /usr/lib/systemd/systemd /lib/systemd/systemd; do
+  if rfile "$p"; then init=$p; break; fi
+done
+# /sbin/init is what the initramfs (and the kernel) start unless the command line says init=.
+sbin_init=0
+rfile /sbin/init && sbin_init=1
+fact root "{\"fstab\":$(jbool $has_fstab),\"init\":$(jstr_or_null "$init"),\"sbinInit\":$(jbool $sbin_init)}"
+[ $has_fstab = 1 ] || [ -n "$init" ] || exit 0
+sandbox -r "$R" -c read -T 512 -m 2048 -t "${SNAPDRILL_TIMEOUT_S:-600}" -- lint_inside "$R" "$has_fstab" "$init"
 exit 0

@@ -196,40 +196,34 @@ set -eE
 trap '"'"'echo "sandbox set-up failed: $BASH_COMMAND" >&2; exit 125'"'"' ERR
 umask 022
 r=$SBX_ROOT
-mount -t tmpfs -o size=8m,mode=0755,nosuid,nodev sbx-root "$r"
+# The static part of the tree (directories, links, loader configuration, device-node stubs) comes from a
+# template made once per helper (sandbox_template): one copy instead of a process per entry.
+mount -t tmpfs -o size=8m,mode=0755,nosuid,nodev,noexec sbx-root "$r"
+cp -a "$SBX_TEMPLATE/." "$r/"
 cd "$r"
-mkdir -p usr etc dev proc tmp run/sbx var/tmp .old
 for d in bin sbin lib lib64 lib32 libx32; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
-  elif [ -d "/$d" ]; then mkdir "$d"; mount --bind -o ro,nosuid,nodev "/$d" "$d"; fi
+  [ -d "/$d" ] && [ ! -L "/$d" ] && mount --bind -o ro,nosuid,nodev "/$d" "$d"
 done
 mount --bind -o ro,nosuid,nodev /usr usr
-cp /etc/ld.so.cache etc/ 2>/dev/null || true
-[ -d /etc/ld.so.conf.d ] && cp -r /etc/ld.so.conf.d etc/ 2>/dev/null || true
-[ -f /etc/ld.so.conf ] && cp /etc/ld.so.conf etc/ || true
-[ -e /etc/localtime ] && cp -L /etc/localtime etc/ 2>/dev/null || true
-if [ -d /etc/alternatives ]; then mkdir etc/alternatives; mount --bind -o ro,nosuid,nodev /etc/alternatives etc/alternatives; fi
+[ ! -d etc/alternatives ] || mount --bind -o ro,nosuid,nodev /etc/alternatives etc/alternatives
 printf "root:x:0:0:root:/:/bin/false\nsnapdrill:x:%s:%s:snapdrill sandbox:/tmp:/bin/false\n" "$SBX_UID" "$SBX_GID" >etc/passwd
 printf "root:x:0:\nsnapdrill:x:%s:\n" "$SBX_GID" >etc/group
-printf "passwd: files\ngroup: files\nhosts: files\n" >etc/nsswitch.conf
-printf "127.0.0.1 localhost\n" >etc/hosts
-mount -t tmpfs -o size=64k,mode=0755,nosuid,noexec sbx-dev dev
-for n in null zero urandom; do : >"dev/$n"; mount --bind "/dev/$n" "dev/$n"; done
-ln -s /proc/self/fd dev/fd; ln -s urandom dev/random; ln -s fd/0 dev/stdin; ln -s fd/1 dev/stdout; ln -s fd/2 dev/stderr
-mkdir dev/shm; mount -t tmpfs -o "size=${SBX_SHM_MB}m,mode=1777,nosuid,nodev,noexec" sbx-shm dev/shm
+# Bind mounts keep the flags of their source (devtmpfs), so these nodes work on the nodev root.
+for n in null zero urandom; do mount --bind "/dev/$n" "dev/$n"; done
+mount -t tmpfs -o "size=${SBX_SHM_MB}m,mode=1777,nosuid,nodev,noexec" sbx-shm dev/shm
 mount -t proc -o nosuid,nodev,noexec proc proc
 mount -t tmpfs -o "size=${SBX_TMP_MB}m,mode=1777,nosuid,nodev,noexec" sbx-tmp tmp
-chown "$SBX_UID:$SBX_GID" run/sbx; chmod 0700 run/sbx
+chown "$SBX_UID:$SBX_GID" run/sbx
 while IFS= read -r p; do
   [ -n "$p" ] || continue
   mode=${p%%:*}; p=${p#*:}
   mkdir -p "$r$p"
   if [ "$mode" = ro ]; then mount --bind -o ro,nosuid,nodev,noexec "$p" "$r$p"; else mount --bind -o nosuid,nodev,noexec "$p" "$r$p"; fi
 done <<<"$SBX_BINDS"
-cp "$SBX_PAYLOAD" run/payload.sh; chmod 0444 run/payload.sh
+printf "%s" "$(<"$SBX_PAYLOAD")" >run/payload.sh
 pivot_root . .old
 cd /
-umount -l /.old; rmdir /.old
+umount -l /.old
 caps=(--inh-caps=-all --bounding-set=-all)
 [ "$SBX_CAPS" != read ] || caps=(--inh-caps=+dac_read_search --ambient-caps=+dac_read_search --bounding-set=-all,+dac_read_search)
 trap - ERR; set +eE
@@ -243,6 +237,39 @@ prlimit --as="$SBX_AS" --cpu="$SBX_CPU" --nproc=512 --nofile=4096 --core=0 -- \
 rc=$?
 exit "$rc"
 '
+
+# sandbox_template: print the directory holding the static part of every sandbox root, made once per helper
+# (root-only, under /run) and again when the loader cache changes (packages installed since).
+sandbox_template() {
+  local t=/run/snapdrill/sbx-template-v1 tmp d
+  if [ -d "$t" ] && ! [[ /etc/ld.so.cache -nt "$t" ]]; then printf '%s' "$t"; return 0; fi
+  mkdir -p -m 0700 /run/snapdrill || return 1
+  tmp=$(mktemp -d "$t.XXXXXX") || return 1
+  (
+    set -e
+    cd "$tmp"
+    chmod 0755 .
+    mkdir -p usr etc dev/shm proc tmp run/sbx var/tmp .old
+    chmod 0700 run/sbx
+    for d in bin sbin lib lib64 lib32 libx32; do
+      if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"; elif [ -d "/$d" ]; then mkdir "$d"; fi
+    done
+    cp /etc/ld.so.cache etc/ 2>/dev/null || true
+    [ ! -d /etc/ld.so.conf.d ] || cp -r /etc/ld.so.conf.d etc/
+    [ ! -f /etc/ld.so.conf ] || cp /etc/ld.so.conf etc/
+    [ ! -e /etc/localtime ] || cp -L /etc/localtime etc/ 2>/dev/null || true
+    [ ! -d /etc/alternatives ] || mkdir etc/alternatives
+    printf 'passwd: files\ngroup: files\nhosts: files\n' >etc/nsswitch.conf
+    printf '127.0.0.1 localhost\n' >etc/hosts
+    : >dev/null; : >dev/zero; : >dev/urandom
+    ln -s /proc/self/fd dev/fd; ln -s urandom dev/random; ln -s fd/0 dev/stdin; ln -s fd/1 dev/stdout; ln -s fd/2 dev/stderr
+  ) || { rm -rf "$tmp"; return 1; }
+  # Replace atomically: a concurrent sandbox keeps whichever complete template it found.
+  rm -rf "$t.old.$$"; [ ! -d "$t" ] || mv -T "$t" "$t.old.$$" 2>/dev/null || true
+  mv -T "$tmp" "$t" 2>/dev/null || rm -rf "$tmp"
+  rm -rf "$t.old.$$"
+  printf '%s' "$t"
+}
 
 # sandbox [-w DIR]... [-r DIR]... [-c read] [-t SECS] [-m MB] [-o BYTES] [-T MB] -- FUNCTION [ARGS...]
 # Runs FUNCTION (a shell function of this check, with this library and the SNAPDRILL_* variables)
@@ -269,6 +296,8 @@ sandbox() {
       *) echo "sandbox: unknown option $1" >&2; return 2 ;;
     esac
   done
+  local template
+  template=$(sandbox_template) || { fact sandbox "{\"killed\":false,\"setupFailed\":true,\"exitCode\":125,\"reason\":\"the sandbox template could not be made under /run/snapdrill\"}"; return 125; }
   base="${SNAPDRILL_SCRATCH:?}/sbx.$BASHPID.$RANDOM$RANDOM"
   mkdir -m 0700 -p "$SNAPDRILL_SCRATCH" && mkdir -m 0700 "$base" "$base/root" || return 1
   {
@@ -279,7 +308,7 @@ sandbox() {
   } >"$base/payload.sh"
   # timeout --foreground stays in the check's process group: stopping the check (or gc killing its recorded
   # group) kills unshare, whose --kill-child then kills the namespace's init, and with it every process inside.
-  SBX_ROOT="$base/root" SBX_UID=$id SBX_GID=$id SBX_CAPS=$caps SBX_BINDS=$binds SBX_PAYLOAD="$base/payload.sh" \
+  SBX_TEMPLATE=$template SBX_ROOT="$base/root" SBX_UID=$id SBX_GID=$id SBX_CAPS=$caps SBX_BINDS=$binds SBX_PAYLOAD="$base/payload.sh" \
     SBX_TMP_MB=$tmpmb SBX_SHM_MB=256 SBX_AS=$(( mem * 1048576 )) SBX_CPU=$secs \
     timeout --foreground -s KILL "$secs" unshare --mount --pid --net --ipc --uts --fork --kill-child --propagation private \
     bash -c "$SANDBOX_INNER" sandbox "$@" </dev/null | sandbox_cap "$outcap"
@@ -302,8 +331,9 @@ sandbox_id() { printf '%s' $(( 2000000000 + (RANDOM << 15 | RANDOM) % 100000000 
 
 # sandbox_cap BYTES: pass stdin through up to BYTES; beyond it, drop the rest and print a limit fact.
 sandbox_cap() {
+  local c
   head -c "$1"
-  if [ "$(head -c 1 | wc -c)" -gt 0 ]; then
+  if IFS= read -r -d '' -n 1 c || [ -n "$c" ]; then
     cat >/dev/null
     printf '\n'
     fact limit "{\"what\":\"output\",\"limit\":$1,\"reason\":$(json_str "the check printed more than $1 bytes; the rest was dropped")}"
