@@ -239,10 +239,12 @@ exit "$rc"
 '
 
 # sandbox_template: print the directory holding the static part of every sandbox root, made once per helper
-# (root-only, under /run) and again when the loader cache changes (packages installed since).
+# (root-only, under /run). Its name carries the loader cache's mtime, so packages installed meanwhile (a
+# helper still provisioning) give a new template beside the old one, never one renamed under a reader.
 sandbox_template() {
-  local t=/run/snapdrill/sbx-template-v1 tmp d
-  if [ -d "$t" ] && ! [[ /etc/ld.so.cache -nt "$t" ]]; then printf '%s' "$t"; return 0; fi
+  local t tmp d
+  t=/run/snapdrill/sbx-template-v1-$(stat -c %Y /etc/ld.so.cache 2>/dev/null || echo 0)
+  if [ -d "$t" ]; then printf '%s' "$t"; return 0; fi
   mkdir -p -m 0700 /run/snapdrill || return 1
   tmp=$(mktemp -d "$t.XXXXXX") || return 1
   (
@@ -264,10 +266,8 @@ sandbox_template() {
     : >dev/null; : >dev/zero; : >dev/urandom
     ln -s /proc/self/fd dev/fd; ln -s urandom dev/random; ln -s fd/0 dev/stdin; ln -s fd/1 dev/stdout; ln -s fd/2 dev/stderr
   ) || { rm -rf "$tmp"; return 1; }
-  # Replace atomically: a concurrent sandbox keeps whichever complete template it found.
-  rm -rf "$t.old.$$"; [ ! -d "$t" ] || mv -T "$t" "$t.old.$$" 2>/dev/null || true
+  # Published whole by one rename; a concurrent builder that lost the race drops its copy.
   mv -T "$tmp" "$t" 2>/dev/null || rm -rf "$tmp"
-  rm -rf "$t.old.$$"
   printf '%s' "$t"
 }
 
