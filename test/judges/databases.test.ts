@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../../src/checks/runner.js';
-import type { DatabaseFinding, DbTarget } from '../../src/judges/database.js';
+import { refusing, type DatabaseFinding, type DbTarget } from '../../src/judges/database.js';
 import { judgeMariadb, parseRedoBlocks, parseTableCheck } from '../../src/judges/mariadb.js';
 import { judgePostgres, lsnToNumber, segmentNumber } from '../../src/judges/postgresql.js';
 import { judgeSqlite } from '../../src/judges/sqlite.js';
@@ -211,5 +211,42 @@ describe('SQLite judge on captured output', () => {
   it('GIVEN integrity_check prints more than exactly "ok" THEN corrupt', () => {
     const f = judgeDb('sqlite-clean', APP, withFault(load('sqlite-clean'), 'integrity', (v) => ({ ...v, output: 'ok\n*** in database main ***' })));
     expect(f.state).toBe('corrupt');
+  });
+});
+
+describe('what the sandbox refused or found, on captured output with one fact added', () => {
+  const add = (facts: Fact[], fact: string, value: unknown, dbPath = fact === 'superjournal' ? APP : PG) => {
+    const target = facts.find((f) => f.target.endsWith(`#${dbPath}`))!;
+    return [...facts, { check: target.check, target: target.target, fact, value }];
+  };
+
+  it('GIVEN a clean cluster one of whose files was refused (a symlink leaving the snapshot) THEN unknown, naming the file, whatever the rest says', () => {
+    const facts = add(load('pg-clean'), 'refused', { path: '/backup_label', pathB64: 'L2JhY2t1cF9sYWJlbA==', reason: "a symlink leads outside the snapshot's tree (to /etc/shadow)" });
+    const mine = facts.filter((f) => f.target.endsWith(`#${PG}`));
+    const f = refusing(judgePostgres)({ engine: 'postgresql', path: PG, filesystem: 'disk' }, mine);
+    expect(f.state).toBe('unknown');
+    expect(f.summary).toMatch(/\/backup_label: a symlink leads outside/);
+    expect(ev(f)['postgresql.refused']).toBe('/backup_label');
+    // The same capture without the refusal is judged on its merits.
+    expect(refusing(judgePostgres)({ engine: 'postgresql', path: PG, filesystem: 'disk' }, load('pg-clean').filter((x) => x.target.endsWith(`#${PG}`))).state).toBe('clean-shutdown');
+  });
+
+  it('GIVEN a hot journal naming a super-journal outside the database directory THEN unknown, naming it; inside the directory THEN only evidence', () => {
+    const outside = add(load('sqlite-hotjournal'), 'superjournal', { nameB64: Buffer.from('/etc/victim').toString('base64'), name: '/etc/victim' });
+    const f = judgeDb('sqlite-hotjournal', APP, outside);
+    expect(f.state).toBe('unknown');
+    expect(f.summary).toMatch(/super-journal outside the database's directory \(\/etc\/victim\)/);
+    const inside = add(load('sqlite-hotjournal'), 'superjournal', { nameB64: Buffer.from('/data/srv/app/data/app.db-mj1A2B').toString('base64'), name: '/data/srv/app/data/app.db-mj1A2B' });
+    const g = judgeDb('sqlite-hotjournal', APP, inside);
+    expect(g.state).toBe('recovered');
+    expect(ev(g)['sqlite.super_journal']).toBe('/data/srv/app/data/app.db-mj1A2B');
+  });
+
+  it('GIVEN configuration files the check moved aside THEN they are evidence, with the settings they would have made', () => {
+    const facts = add(load('pg-clean'), 'aside', [{ file: 'postgresql.auto.conf', settings: "ssl_passphrase_command = 'touch /tmp/x'" }]);
+    const f = judgeDb('pg-clean', PG, facts);
+    expect(ev(f)['postgresql.config_aside']).toEqual(['postgresql.auto.conf']);
+    expect(f.excerpts.some((e) => e.text.includes('ssl_passphrase_command'))).toBe(true);
+    expect(f.state).toBe('clean-shutdown');
   });
 });
