@@ -53,3 +53,6 @@ export function asToolRun(v: unknown): ToolRun | undefined {
   if (typeof o.exitCode !== 'number') return undefined;
   return { exitCode: o.exitCode, output: typeof o.output === 'string' ? o.output : '', ...(typeof o.command === 'string' ? { command: o.command } : {}) };
 }
+
+/** PhaseKind is what a phase spends its time on: the bucket (and colour) it is counted in, whatever its label says. */
+export type PhaseKind = 'restore' | 'attach' | 'discover' | 'check' | 'lint' | 'boot' | 'keep' | 'teardown';

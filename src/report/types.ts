@@ -4,13 +4,14 @@ import type { Consistency } from '../config/types.js';
 import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { BootResult as JudgedBootResult, PolicyResult } from '../judges/policy.js';
 import type { SetVerdict } from '../judges/set.js';
-import type { FilesystemFinding, Hint } from '../judges/types.js';
+import type { FilesystemFinding, Hint, PhaseKind } from '../judges/types.js';
+import type { HistoryView, RpoViolation } from '../history/types.js';
 
 /** BootResult is the bootability axis (boot.enabled), judged by judges/policy.ts: the details are in SnapshotResult.bootTest. */
 export type BootResult = JudgedBootResult;
 
-/** PhaseKind is what a phase spends its time on: the bucket (and colour) it is counted in, whatever its label says. */
-export type PhaseKind = 'restore' | 'attach' | 'discover' | 'check' | 'lint' | 'boot' | 'keep' | 'teardown';
+/** PhaseKind is what a phase spends its time on (judges/types.ts). */
+export type { PhaseKind } from '../judges/types.js';
 
 /** PhaseTiming records where a snapshot's restore time went (the real RTO). */
 export interface PhaseTiming {
@@ -48,6 +49,13 @@ export interface HarnessErrorInfo {
 export interface SnapshotResult {
   id: string;
   source: string;
+  /** What the snapshot is a backup of, across runs: the set key, else the volume id, else the snapshot id (history/types.ts). */
+  lineage: string;
+  /** Account and region, when the provider knows them (AWS). */
+  account?: string;
+  region?: string;
+  /** Restore-to-verified time (the measured RTO): every phase but teardown and keep. */
+  restoreToVerifiedMs: number;
   volumeId?: string;
   startTime?: string;
   tags: Record<string, string>;
@@ -89,7 +97,9 @@ export interface RunReport {
   host: string;
   provider: { type: string; source: string };
   concurrency: number;
-  policy: { minimum: string; allowUnknown: boolean; rules: number };
+  policy: { minimum: string; allowUnknown: boolean; rules: number; rtoMs?: number; rpoMs?: number };
+  /** What the run was asked to verify, in the config's words: for the auditor's summary. */
+  scope?: string[];
   interrupted: boolean;
   exitCode: number;
   summary: {
@@ -102,4 +112,18 @@ export interface RunReport {
   };
   errors: HarnessErrorInfo[];
   snapshots: SnapshotResult[];
+  /** Volumes the selection covers that have no snapshot newer than policy.rpo (each fails the run). */
+  rpo?: RpoViolation[];
+  /** The comparison with earlier runs, when a history store was read. */
+  history?: HistoryView;
+  /** Notifications sent after the run (alerts never change the exit code). */
+  notifications?: NotificationOutcome[];
+}
+
+/** NotificationOutcome is one alert or metrics export after a run: sent, or why not. */
+export interface NotificationOutcome {
+  channel: 'sns' | 'eventbridge' | 'webhook' | 'cloudwatch' | 'prometheus';
+  target: string;
+  ok: boolean;
+  error?: string;
 }

@@ -1,3 +1,4 @@
+import { restoreToVerifiedMs } from '../judges/rto.js';
 import type { CheckRegistry } from '../checks/registry.js';
 import { runCheck, runLibraryCommand, type CheckRun, type Fact } from '../checks/runner.js';
 import type { Config, Engine } from '../config/types.js';
@@ -413,6 +414,8 @@ class Verification {
     return {
       id: snap.id,
       source: snap.source,
+      lineage: set?.key ?? snap.volumeId ?? snap.id,
+      restoreToVerifiedMs: restoreToVerifiedMs(this.phases),
       tags: snap.tags,
       sizeBytes: snap.sizeBytes,
       consistency: verdict.consistency,

@@ -22,6 +22,8 @@ export function sampleReport(scenario: 'mixed-exit1' | 'all-pass-exit0' | 'harne
   const clean: SnapshotResult = {
     id: 'snap-0123456789abcdef0',
     source: '/catalog/web-root.img',
+    lineage: 'vol-web',
+    restoreToVerifiedMs: 1000,
     volumeId: 'vol-web',
     startTime: '2026-11-24T02:00:00.000Z',
     tags: { Name: 'web root', AppConsistent: 'true' },
