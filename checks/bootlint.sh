@@ -16,6 +16,8 @@
 # packages: {debian: [util-linux, coreutils, grep, sed, mawk, findutils, cpio, zstd, lz4, xz-utils], al2023: [util-linux, coreutils, grep, sed, gawk, findutils, cpio, zstd, lz4, xz]}
 # timeout: 5m
 # mutates: false
+# inputs:
+#   SNAPDRILL_FSTYPE: {encoding: plain, description: "the filesystem type to mount (xfs needs nouuid)"}
 # facts:
 #   mount: {type: object, required: [ok], properties: {ok: {type: boolean}, existing: {type: boolean}, mountpoint: {type: string}, options: {type: string}, exitCode: {type: integer}, output: {type: string}}}
 #   identity: {type: object, required: [uuid, label, fstype, partuuid], properties: {uuid: {type: [string, 'null']}, label: {type: [string, 'null']}, fstype: {type: [string, 'null']}, partuuid: {type: [string, 'null']}}}

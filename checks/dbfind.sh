@@ -13,6 +13,12 @@
 # packages: {debian: [util-linux, findutils, coreutils], al2023: [util-linux, findutils, coreutils]}
 # timeout: 10m
 # mutates: false
+# inputs:
+#   SNAPDRILL_FSTYPE: {encoding: plain, description: "the filesystem type to mount (xfs needs nouuid)"}
+#   SNAPDRILL_EXCLUDE: {encoding: base64, description: "databases.exclude, one glob per line"}
+#   SNAPDRILL_INCLUDE: {encoding: base64, description: "databases.include, one 'engine<TAB>path' per line"}
+#   SNAPDRILL_SQLITE_SCAN: {encoding: flag, description: "whether to look for SQLite files by their header (databases.sqliteScan)"}
+#   SNAPDRILL_MAX_DATABASES: {encoding: integer, description: "how many databases to list at most (a hard cap; the judge checks fewer)"}
 # facts:
 #   mount: {type: object, required: [ok], properties: {ok: {type: boolean}, mountpoint: {type: string}, output: {type: string}}}
 #   database:

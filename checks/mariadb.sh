@@ -17,6 +17,11 @@
 # packages: {debian: [mariadb-server, util-linux], al2023: [mariadb105-server, util-linux]}
 # timeout: 30m
 # mutates: true
+# inputs:
+#   SNAPDRILL_FSTYPE: {encoding: plain, description: "the filesystem type to mount (xfs needs nouuid)"}
+#   SNAPDRILL_DBPATH: {encoding: base64, description: "the database's path relative to the filesystem root, as the raw bytes dbfind found"}
+#   SNAPDRILL_DB_TIMEOUT: {encoding: integer, description: "seconds the engine may take to start (crash recovery included)"}
+#   SNAPDRILL_CANARIES: {encoding: base64, description: "the canary queries, one per line: base64(name):base64(database):base64(query)"}
 # facts:
 #   files:
 #     type: object
@@ -36,11 +41,12 @@
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
 rel=$(db_rel)
+shown=$(db_shown)
 dd="$mnt$rel"
 # Recorded, never trusted: the server runs as a throwaway uid, whatever uid/gid the disk chose.
 uid=$(stat -c %u "$dd"); gid=$(stat -c %g "$dd"); owner=$(stat -c %U "$dd")
 id=$(sandbox_id)
-db_prepare "$mnt" "$dd" "$id" || skip "the data directory $SNAPDRILL_DBPATH leads outside the snapshot (symlink) or is not a directory" "inspect the restored tree"
+db_prepare "$mnt" "$dd" "$id" || skip "the data directory $shown leads outside the snapshot (symlink) or is not a directory" "inspect the restored tree"
 
 my_inside() {
 local dd=$1 uid=$2 owner=$3

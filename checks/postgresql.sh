@@ -18,6 +18,11 @@
 # packages: {debian: [postgresql, postgresql-contrib, util-linux], al2023: [postgresql15-server, postgresql15-contrib, util-linux]}
 # timeout: 30m
 # mutates: true
+# inputs:
+#   SNAPDRILL_FSTYPE: {encoding: plain, description: "the filesystem type to mount (xfs needs nouuid)"}
+#   SNAPDRILL_DBPATH: {encoding: base64, description: "the database's path relative to the filesystem root, as the raw bytes dbfind found"}
+#   SNAPDRILL_DB_TIMEOUT: {encoding: integer, description: "seconds the engine may take to start (crash recovery included)"}
+#   SNAPDRILL_CANARIES: {encoding: base64, description: "the canary queries, one per line: base64(name):base64(database):base64(query)"}
 # facts:
 #   files:
 #     type: object
@@ -48,17 +53,18 @@
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the data directory" "check the filesystem findings"
 rel=$(db_rel)
+shown=$(db_shown)
 dd="$mnt$rel"
-[ -f "$dd/PG_VERSION" ] || skip "no PG_VERSION in $SNAPDRILL_DBPATH" "check the configured path"
+[ -f "$dd/PG_VERSION" ] || skip "no PG_VERSION in $shown" "check the configured path"
 # Recorded, never trusted: the engine runs as a throwaway uid, whatever uid/gid the disk chose.
 uid=$(stat -c %u "$dd"); gid=$(stat -c %g "$dd"); owner=$(stat -c %U "$dd")
 id=$(sandbox_id)
-db_prepare "$mnt" "$dd" "$id" || skip "the data directory $SNAPDRILL_DBPATH leads outside the snapshot (symlink) or is not a directory" "inspect the restored tree"
+db_prepare "$mnt" "$dd" "$id" || skip "the data directory $shown leads outside the snapshot (symlink) or is not a directory" "inspect the restored tree"
 
 # pg_inside: everything that reads or runs the data directory's content, inside the sandbox.
 pg_inside() {
   local dd=$1 uid=$2 gid=$3 owner=$4
-  inside "$dd" "$dd/PG_VERSION" || skip "PG_VERSION in $SNAPDRILL_DBPATH is not a regular file inside the data directory" "inspect the restored data directory"
+  inside "$dd" "$dd/PG_VERSION" || skip "PG_VERSION in $shown is not a regular file inside the data directory" "inspect the restored data directory"
   # Symlinks that leave the data directory (pg_wal or tablespaces on other volumes, or a disk pointing at
   # host files) are named; pg_control must be the data directory's own, or nothing is read at all.
   refuse_links "$dd" 100

@@ -17,6 +17,10 @@
 # packages: {debian: [sqlite3, util-linux], al2023: [sqlite, util-linux]}
 # timeout: 15m
 # mutates: true
+# inputs:
+#   SNAPDRILL_FSTYPE: {encoding: plain, description: "the filesystem type to mount (xfs needs nouuid)"}
+#   SNAPDRILL_DBPATH: {encoding: base64, description: "the database's path relative to the filesystem root, as the raw bytes dbfind found"}
+#   SNAPDRILL_CANARIES: {encoding: base64, description: "the canary queries, one per line: base64(name):base64(database):base64(query)"}
 # facts:
 #   files:
 #     type: object
@@ -33,10 +37,11 @@
 # ---
 mnt=$(fs_mount) || skip "cannot mount the filesystem holding the database" "check the filesystem findings"
 rel=$(db_rel)
+shown=$(db_shown)
 db="$mnt$rel"
 dir=${db%/*}
-[ -f "$db" ] && [ ! -L "$db" ] || skip "no regular file at $SNAPDRILL_DBPATH" "check the configured path"
-case $(realpath -e -- "$dir" 2>/dev/null)/ in "$mnt"/*) ;; *) skip "the directory of $SNAPDRILL_DBPATH leads outside the snapshot (symlink)" "inspect the restored tree" ;; esac
+[ -f "$db" ] && [ ! -L "$db" ] || skip "no regular file at $shown" "check the configured path"
+case $(realpath -e -- "$dir" 2>/dev/null)/ in "$mnt"/*) ;; *) skip "the directory of $shown leads outside the snapshot (symlink)" "inspect the restored tree" ;; esac
 # On the copy only: the database, its journal/WAL/shm and its directory (SQLite creates and deletes
 # journals there) belong to the sandbox's throwaway uid; symlinks are neither followed nor changed.
 # Databases in one directory are checked at once: they share the directory's uid (derived from its path),

@@ -1,6 +1,6 @@
 import type { Config } from './config/types.js';
 import { createProvider } from './providers/factory.js';
-import type { PlanItem, Provider, SnapshotInfo } from './providers/provider.js';
+import type { PlanItem, Provider, SnapshotInfo } from './provider.js';
 import { selectSnapshots } from './select.js';
 
 export type { PlanItem };

@@ -1,6 +1,6 @@
 import { SnapshotNotFoundError } from './errors.js';
 import type { SnapshotSelector } from './config/types.js';
-import type { SnapshotInfo } from './providers/provider.js';
+import type { SnapshotInfo } from './provider.js';
 
 function matchesTags(s: SnapshotInfo, tags: Record<string, string | string[]>): boolean {
   return Object.entries(tags).every(([k, want]) => {

@@ -379,12 +379,14 @@ refuse_links() {
 }
 
 # db_rel: the database's path relative to its filesystem's root, as the raw bytes dbfind found
-# (SNAPDRILL_DBPATH_B64: names may hold control characters or invalid UTF-8), else SNAPDRILL_DBPATH.
+# (SNAPDRILL_DBPATH is base64: names may hold control characters or invalid UTF-8).
 db_rel() {
   local r
-  if [ -n "${SNAPDRILL_DBPATH_B64:-}" ]; then r=$(b64d "$SNAPDRILL_DBPATH_B64"; printf x); printf '%s' "${r%x}"
-  else printf '%s' "${SNAPDRILL_DBPATH:-}"; fi
+  r=$(b64d "${SNAPDRILL_DBPATH:-}"; printf x); printf '%s' "${r%x}"
 }
+
+# db_shown: the database's path for messages, every byte that is not printable ASCII shown as '?'.
+db_shown() { db_rel | LC_ALL=C tr -c '[:print:]' '?'; }
 
 # b64e STRING: base64 of STRING's bytes on one line (paths travel as bytes, never rewritten).
 b64e() { printf '%s' "$1" | base64 -w0; }

@@ -226,6 +226,187 @@ export function qemuArgs(o: QemuBootOptions, accel: 'kvm' | 'tcg', overlay: stri
   return args;
 }
 
+/** prepareDisks creates the qcow2 overlays QEMU writes to (the restored copies stay untouched) and the UEFI variables. */
+async function prepareDisks(o: QemuBootOptions): Promise<{ overlay: string; serial: string; extraOverlays: string[]; vars?: string }> {
+  if (o.mode === 'direct' && !o.kernel) throw new InfraError('boot-config', 'direct-kernel boot needs boot.kernel');
+  if (o.mode === 'uefi' && !existsSync(OVMF_CODE)) throw new InfraError('ovmf-missing', `UEFI boot needs ${OVMF_CODE}`, { remedy: 'apt-get install ovmf' });
+  mkdirSync(o.workDir, { recursive: true });
+  const overlay = path.join(o.workDir, 'overlay.qcow2');
+  const extraOverlays = (o.extraDisks ?? []).map((_, i) => path.join(o.workDir, `data${i + 1}.qcow2`));
+  for (const [disk, ov] of [[o.disk, overlay] as const, ...(o.extraDisks ?? []).map((d, i) => [d, extraOverlays[i]!] as const)]) {
+    const img = await execFile('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', path.resolve(disk), ov], { timeoutMs: 30_000 });
+    if (img.exitCode !== 0) throw new InfraError('qemu-img', `qemu-img create failed: ${img.stderr.trim() || `exit ${img.exitCode}`}`, { remedy: 'apt-get install qemu-utils' });
+  }
+  let vars: string | undefined;
+  if (o.mode === 'uefi') {
+    vars = path.join(o.workDir, 'OVMF_VARS.fd');
+    copyFileSync(OVMF_VARS, vars);
+  }
+  return { overlay, serial: path.join(o.workDir, 'serial.log'), extraOverlays, ...(vars ? { vars } : {}) };
+}
+
+/** Vm is a running QEMU process as the boot watch sees it. */
+interface Vm {
+  pid?: number;
+  exited: boolean;
+  exitCode: number | null;
+  /** The last 4000 characters of QEMU's stderr. */
+  stderr: string;
+  /** Why QEMU could not be started, if it could not. */
+  spawnError?: Error;
+  /** Kills the VM (its whole process group) and waits for it to be gone. */
+  kill(): Promise<void>;
+}
+
+/** startVm spawns QEMU in a process group of its own. */
+function startVm(args: string[], onSpawn?: (pid: number) => void): Vm {
+  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  if (child.pid) onSpawn?.(child.pid);
+  const vm: Vm = {
+    ...(child.pid ? { pid: child.pid } : {}),
+    exited: false,
+    exitCode: null,
+    stderr: '',
+    async kill() {
+      if (vm.exited || !child.pid) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await exit;
+    },
+  };
+  child.stderr!.on('data', (d) => (vm.stderr = (vm.stderr + d.toString()).slice(-4000)));
+  const exit = new Promise<void>((r) =>
+    child.on('exit', (code) => {
+      vm.exited = true;
+      vm.exitCode = code;
+      r();
+    }),
+  );
+  // A QEMU that cannot be started never emits 'exit': remember why, so the watch ends at once.
+  child.on('error', (e) => {
+    vm.spawnError = e;
+    vm.stderr += String(e);
+  });
+  return vm;
+}
+
+/** ConsoleWatch reads the serial log as it grows and records the milestones it shows. */
+class ConsoleWatch {
+  text = '';
+  readonly milestones: BootMilestone[] = [];
+  private offset = 0;
+  constructor(
+    private readonly file: string,
+    private readonly t0: number,
+  ) {}
+
+  /** pull reads what the guest wrote since the last pull and records new milestones. */
+  pull(): void {
+    const b = readFrom(this.file, this.offset);
+    this.offset += b.length;
+    this.text += b.toString('utf8').replace(/\0/g, '');
+    if (this.text.length && !this.milestones.length) this.reach('firmware');
+    for (const [name, re] of MILESTONES) {
+      if (AFTER_KERNEL.has(name)) {
+        const k = this.text.search(MILESTONES[1]![1]);
+        if (k >= 0 && re.test(this.text.slice(k))) this.reach(name);
+      } else if (re.test(this.text)) this.reach(name);
+    }
+  }
+
+  reach(name: string): void {
+    if (!this.milestones.some((m) => m.name === name)) this.milestones.push({ name, atMs: Math.round(performance.now() - this.t0) });
+  }
+}
+
+/** SshWatch probes the guest's forwarded SSH port, one probe at a time, every 2 s. */
+class SshWatch {
+  banner: string | undefined;
+  private probe: Promise<void> | undefined;
+  private last = -Infinity;
+  private readonly counts = { closed: 0, timeout: 0, 'no-banner': 0 };
+  constructor(
+    private readonly port: number,
+    private readonly enabled: boolean,
+  ) {}
+
+  tick(now: number): void {
+    if (!this.enabled || this.probe || now - this.last <= 2000) return;
+    this.last = now;
+    this.probe = sshBanner(this.port).then((r) => {
+      if ('banner' in r) this.banner ??= r.banner;
+      else this.counts[r.none]++;
+      this.probe = undefined;
+    });
+  }
+
+  /** settled waits for a probe still in flight (it ends once QEMU is gone). */
+  async settled(): Promise<void> {
+    await this.probe;
+  }
+
+  summary(): string {
+    const c = this.counts;
+    return this.enabled ? ` (probes of the forward: ${c.closed} closed without a banner, ${c.timeout} timed out, ${c['no-banner']} answered something else)` : ' (the SSH probe was off)';
+  }
+}
+
+/** Decision is how a boot test ended, once it has. */
+type Decision = { result: BootOutcome['result']; reason?: string };
+
+/** BootClock holds when the console first showed a terminal failure and a login prompt (ms since power-on). */
+interface BootClock {
+  terminalAt?: number;
+  promptAt?: number;
+}
+
+/** decide is one look at the boot: a decision once the test is over, else undefined (keep watching). */
+function decide(o: QemuBootOptions, vm: Vm, con: ConsoleWatch, ssh: SshWatch, clock: BootClock, now: number, ctx: { accel: 'kvm' | 'tcg'; port: number }): Decision | undefined {
+  if (vm.spawnError && !vm.pid) return { result: 'error', reason: `cannot start qemu-system-x86_64: ${vm.spawnError.message} (apt-get install qemu-system-x86)` };
+  if (ssh.banner) {
+    con.reach('ssh');
+    return { result: 'boots' };
+  }
+  if (!vm.exited) ssh.tick(now);
+  if (clock.promptAt === undefined && LOGIN_PROMPT.test(con.text)) {
+    con.reach('login-prompt');
+    clock.promptAt = now;
+  }
+  if (clock.terminalAt === undefined && terminalFailure(con.text)) clock.terminalAt = now;
+  if (clock.terminalAt !== undefined && now - clock.terminalAt > o.settleMs) return { result: 'fails-to-boot', reason: `stopped at: ${terminalFailure(con.text)}` };
+  const grace = o.loginGraceMs ?? LOGIN_GRACE_MS;
+  if (clock.promptAt !== undefined && now - clock.promptAt > grace) {
+    return {
+      result: 'fails-to-boot',
+      reason: `a login prompt showed on the console at ${(clock.promptAt / 1000).toFixed(1)} s, but no SSH server answered through the forward within ${Math.round(grace / 1000)} s after it: the prompt is text any disk can print, not proof of a boot${ssh.summary()}`,
+    };
+  }
+  if (vm.exited) return exitDecision(vm, con, ctx);
+  if (o.signal?.aborted) return { result: 'error', reason: 'interrupted' };
+  if (now > o.timeoutMs) {
+    const last = con.milestones.at(-1);
+    return {
+      result: 'fails-to-boot',
+      reason: `no SSH answer through the forward within ${Math.round(o.timeoutMs / 1000)} s${last ? ` (last milestone: ${last.name} at ${(last.atMs / 1000).toFixed(1)} s)` : ' (no console output at all)'}${ssh.summary()}`,
+    };
+  }
+  return undefined;
+}
+
+/** exitDecision says why a VM that exited by itself did not boot (or why the test could not run). */
+function exitDecision(vm: Vm, con: ConsoleWatch, ctx: { accel: 'kvm' | 'tcg'; port: number }): Decision {
+  const lastLine = vm.stderr.trim().split('\n').at(-1);
+  if (/host forwarding rule/.test(vm.stderr)) return { result: 'error', reason: `QEMU could not set up the SSH forward on 127.0.0.1:${ctx.port}: ${lastLine}` };
+  if (ctx.accel === 'kvm' && !con.text.length) return { result: 'error', reason: `QEMU exited (${vm.exitCode}) under KVM before any console output; set boot.accel: tcg` };
+  return { result: 'fails-to-boot', reason: `the machine stopped (QEMU exit ${vm.exitCode}) before an SSH answer through the forward${vm.stderr.trim() ? `: ${lastLine}` : ''}` };
+}
+
+/** MAX_CONSOLE is how much of the console (its end) a boot outcome keeps. */
+const MAX_CONSOLE = 256 * 1024;
+
 /**
  * bootQemu boots a restored disk under QEMU (quarantined: see qemuArgs) and decides whether it boots.
  * - Booted means an SSH banner read through the loopback forward before the timeout: only a running kernel, network
@@ -239,165 +420,38 @@ export function qemuArgs(o: QemuBootOptions, accel: 'kvm' | 'tcg', overlay: stri
  */
 export async function bootQemu(o: QemuBootOptions): Promise<BootOutcome> {
   const called = performance.now();
-  if (o.mode === 'direct' && !o.kernel) throw new InfraError('boot-config', 'direct-kernel boot needs boot.kernel');
-  if (o.mode === 'uefi' && !existsSync(OVMF_CODE)) throw new InfraError('ovmf-missing', `UEFI boot needs ${OVMF_CODE}`, { remedy: 'apt-get install ovmf' });
-  mkdirSync(o.workDir, { recursive: true });
-  const overlay = path.join(o.workDir, 'overlay.qcow2');
-  const serial = path.join(o.workDir, 'serial.log');
-  const extraOverlays = (o.extraDisks ?? []).map((_, i) => path.join(o.workDir, `data${i + 1}.qcow2`));
-  for (const [disk, ov] of [[o.disk, overlay] as const, ...(o.extraDisks ?? []).map((d, i) => [d, extraOverlays[i]!] as const)]) {
-    const img = await execFile('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', path.resolve(disk), ov], { timeoutMs: 30_000 });
-    if (img.exitCode !== 0) throw new InfraError('qemu-img', `qemu-img create failed: ${img.stderr.trim() || `exit ${img.exitCode}`}`, { remedy: 'apt-get install qemu-utils' });
-  }
-  let vars: string | undefined;
-  if (o.mode === 'uefi') {
-    vars = path.join(o.workDir, 'OVMF_VARS.fd');
-    copyFileSync(OVMF_VARS, vars);
-  }
+  const disks = await prepareDisks(o);
   const choice = chooseAccel(o.accel);
-  const sshPort = await freeLoopbackPort();
+  const port = await freeLoopbackPort();
   const t0 = performance.now();
-  const setupMs = t0 - called;
-  const child = spawn('qemu-system-x86_64', qemuArgs(o, choice.accel, overlay, serial, sshPort, vars, extraOverlays), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  if (child.pid) o.onSpawn?.(child.pid);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr = (stderr + d.toString()).slice(-4000)));
-  let exited = false;
-  let exitCode: number | null = null;
-  const exit = new Promise<void>((r) =>
-    child.on('exit', (code) => {
-      exited = true;
-      exitCode = code;
-      r();
-    }),
-  );
-  // A QEMU that cannot be started never emits 'exit': remember why, so the watch below ends at once.
-  let spawnError: Error | undefined;
-  child.on('error', (e) => {
-    spawnError = e;
-    stderr += String(e);
-  });
-
-  const milestones: BootMilestone[] = [];
-  const reach = (name: string) => {
-    if (!milestones.some((m) => m.name === name)) milestones.push({ name, atMs: Math.round(performance.now() - t0) });
-  };
-  let consoleText = '';
-  let offset = 0;
-  const pull = () => {
-    const b = readFrom(serial, offset);
-    offset += b.length;
-    consoleText += b.toString('utf8').replace(/\0/g, '');
-  };
-  let result: BootOutcome['result'] | undefined;
-  let reason: string | undefined;
-  let terminalAt: number | undefined;
-  let promptAt: number | undefined;
-  const grace = o.loginGraceMs ?? LOGIN_GRACE_MS;
-  // The SSH probe runs beside the console watch (one at a time, each bounded by SSH_PROBE_TIMEOUT_MS).
-  let lastSsh = -Infinity;
-  let probe: Promise<void> | undefined;
-  let banner: string | undefined;
-  const probes = { closed: 0, timeout: 0, 'no-banner': 0 };
-  const probeSummary = () =>
-    o.ssh ? ` (probes of the forward: ${probes.closed} closed without a banner, ${probes.timeout} timed out, ${probes['no-banner']} answered something else)` : ' (the SSH probe was off)';
+  const vm = startVm(qemuArgs(o, choice.accel, disks.overlay, disks.serial, port, disks.vars, disks.extraOverlays), o.onSpawn);
+  const con = new ConsoleWatch(disks.serial, t0);
+  const ssh = new SshWatch(port, o.ssh);
+  const clock: BootClock = {};
+  let decision: Decision | undefined;
   let decidedAt = 0;
   try {
-    for (;;) {
+    while (!decision) {
       await new Promise((r) => setTimeout(r, 100));
-      if (spawnError && !child.pid) {
-        result = 'error';
-        reason = `cannot start qemu-system-x86_64: ${spawnError.message} (apt-get install qemu-system-x86)`;
-        break;
-      }
-      pull();
-      const now = performance.now() - t0;
-      if (consoleText.length && !milestones.length) reach('firmware');
-      for (const [name, re] of MILESTONES) {
-        if (AFTER_KERNEL.has(name)) {
-          const k = consoleText.search(MILESTONES[1]![1]);
-          if (k >= 0 && re.test(consoleText.slice(k))) reach(name);
-        } else if (re.test(consoleText)) reach(name);
-      }
-      if (banner) {
-        reach('ssh');
-        result = 'boots';
-        break;
-      }
-      if (o.ssh && !probe && !exited && now - lastSsh > 2000) {
-        lastSsh = now;
-        probe = sshBanner(sshPort).then((r) => {
-          if ('banner' in r) banner ??= r.banner;
-          else probes[r.none]++;
-          probe = undefined;
-        });
-      }
-      if (promptAt === undefined && LOGIN_PROMPT.test(consoleText)) {
-        reach('login-prompt');
-        promptAt = now;
-      }
-      if (terminalAt === undefined && terminalFailure(consoleText)) terminalAt = now;
-      if (terminalAt !== undefined && now - terminalAt > o.settleMs) {
-        result = 'fails-to-boot';
-        reason = `stopped at: ${terminalFailure(consoleText)}`;
-        break;
-      }
-      if (promptAt !== undefined && now - promptAt > grace) {
-        result = 'fails-to-boot';
-        reason = `a login prompt showed on the console at ${(promptAt / 1000).toFixed(1)} s, but no SSH server answered through the forward within ${Math.round(grace / 1000)} s after it: the prompt is text any disk can print, not proof of a boot${probeSummary()}`;
-        break;
-      }
-      if (exited) {
-        if (/host forwarding rule/.test(stderr)) {
-          result = 'error';
-          reason = `QEMU could not set up the SSH forward on 127.0.0.1:${sshPort}: ${stderr.trim().split('\n').at(-1)}`;
-        } else if (choice.accel === 'kvm' && !consoleText.length) {
-          result = 'error';
-          reason = `QEMU exited (${exitCode}) under KVM before any console output; set boot.accel: tcg`;
-        } else {
-          result = 'fails-to-boot';
-          reason = `the machine stopped (QEMU exit ${exitCode}) before an SSH answer through the forward${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
-        }
-        break;
-      }
-      if (o.signal?.aborted) {
-        result = 'error';
-        reason = 'interrupted';
-        break;
-      }
-      if (now > o.timeoutMs) {
-        result = 'fails-to-boot';
-        const last = milestones.at(-1);
-        reason = `no SSH answer through the forward within ${Math.round(o.timeoutMs / 1000)} s${last ? ` (last milestone: ${last.name} at ${(last.atMs / 1000).toFixed(1)} s)` : ' (no console output at all)'}${probeSummary()}`;
-        break;
-      }
+      con.pull();
+      decision = decide(o, vm, con, ssh, clock, performance.now() - t0, { accel: choice.accel, port });
     }
   } finally {
     decidedAt = performance.now();
-    if (!exited && child.pid) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await exit;
-    }
+    await vm.kill();
     // QEMU is gone: a probe still waiting on the forward ends with it.
-    await probe;
+    await ssh.settled();
   }
-  pull();
-  const durationMs = Math.round(performance.now() - t0);
-  // The harness's own time around QEMU: overlay and firmware set-up before the VM starts, killing it after the verdict.
-  const overheadMs = Math.round(setupMs + (performance.now() - decidedAt));
-  const MAX = 256 * 1024;
+  con.pull();
   return {
-    result: result!,
+    result: decision.result,
     mode: o.mode,
     platform: `qemu ${choice.accel}${choice.accel === 'tcg' ? ` (${choice.reason})` : ''}`,
-    durationMs,
-    overheadMs,
-    milestones,
-    ...(reason ? { reason } : {}),
-    console: consoleText.length > MAX ? consoleText.slice(-MAX) : consoleText,
+    durationMs: Math.round(performance.now() - t0),
+    // The harness's own time around QEMU: overlay and firmware set-up before the VM starts, killing it after the verdict.
+    overheadMs: Math.round(t0 - called + (performance.now() - decidedAt)),
+    milestones: con.milestones,
+    ...(decision.reason ? { reason: decision.reason } : {}),
+    console: con.text.length > MAX_CONSOLE ? con.text.slice(-MAX_CONSOLE) : con.text,
   };
 }

@@ -26,10 +26,30 @@ export interface CheckDefinition {
   facts: string[];
   /** The value schema of every fact the check may print, declared and common: parseFacts holds each line to it. */
   factSchemas: ReadonlyMap<string, ValidateFunction>;
+  /** The SNAPDRILL_* inputs the check reads besides HARNESS_INPUTS (its header's `inputs:`), each with its encoding. */
+  inputs: Readonly<Record<string, CheckInputSpec>>;
   file: string;
   /** The script body, without the library preamble. */
   body: string;
 }
+
+/** InputEncoding is how a check input travels in its environment variable (schemas/check.schema.json). */
+export type InputEncoding = 'plain' | 'base64' | 'integer' | 'flag';
+
+/** CheckInputSpec is one declared input of a check. */
+export interface CheckInputSpec {
+  encoding: InputEncoding;
+  description: string;
+}
+
+/** HARNESS_INPUTS are the variables the runner sets for every check (and library command): no check declares them. */
+export const HARNESS_INPUTS: Readonly<Record<string, CheckInputSpec>> = {
+  SNAPDRILL_CHECK: { encoding: 'plain', description: 'the check id (harness for a library command)' },
+  SNAPDRILL_PACKAGES: { encoding: 'plain', description: "the packages that provide the check's tools, for skip remedies" },
+  SNAPDRILL_TARGET: { encoding: 'plain', description: 'the block device the check works on' },
+  SNAPDRILL_SCRATCH: { encoding: 'plain', description: "the helper's scratch directory for this snapshot" },
+  SNAPDRILL_TIMEOUT_S: { encoding: 'integer', description: "wall seconds for the check's sandboxes, inside the harness's deadline" },
+};
 
 /** COMMON_FACTS are the protocol facts any check may print (checks/lib/common.sh: skip, sandbox, limits, refused paths), declared once in fact.schema.json. */
 export const COMMON_FACTS = ['skipped', 'limit', 'sandbox', 'refused'] as const;
@@ -83,6 +103,7 @@ export function parseCheckScript(file: string, text: string): CheckDefinition {
     mutates: header.mutates,
     facts: Object.keys(header.facts ?? {}),
     factSchemas: compileFactSchemas(file, header.facts ?? {}),
+    inputs: header.inputs ?? {},
     file,
     body: text.slice(m[0].length),
   };

@@ -4,7 +4,8 @@ import type { ValidateFunction } from 'ajv';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
 import { shellQuote, type Shell } from '../shells/shell.js';
 import { retryTransient } from '../util/retry.js';
-import type { CheckDefinition, CheckRegistry } from './registry.js';
+import { InfraError } from '../errors.js';
+import { HARNESS_INPUTS, type CheckDefinition, type CheckInputSpec, type CheckRegistry } from './registry.js';
 
 /** Fact is one validated NDJSON line printed by a check. */
 export interface Fact {
@@ -43,15 +44,44 @@ export interface CheckRun {
   pages?: number;
 }
 
+/** CheckInputValue is a value handed to a check input: the runner encodes it as the check's header declares. */
+export type CheckInputValue = string | number | boolean | Buffer;
+
+/** encodeInput encodes one input value per its declared encoding, refusing a value the encoding cannot carry. */
+export function encodeInput(check: string, name: string, spec: CheckInputSpec, value: CheckInputValue): string {
+  const bad = (why: string) => new InfraError('check-input-invalid', `${check}: input ${name} (${spec.encoding}) ${why}`);
+  switch (spec.encoding) {
+    case 'base64':
+      return (Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8')).toString('base64');
+    case 'integer':
+      if (!/^\d+$/.test(String(value))) throw bad(`must be a non-negative integer, not ${JSON.stringify(String(value))}`);
+      return String(value);
+    case 'flag':
+      if (typeof value !== 'boolean') throw bad('must be true or false');
+      return value ? '1' : '0';
+    case 'plain':
+      if (Buffer.isBuffer(value) || !/^[\x20-\x7e]*$/.test(String(value))) throw bad('must be printable ASCII (declare it base64 to pass any bytes)');
+      return String(value);
+  }
+}
+
+/** exportInputs renders `export NAME='value'` lines, each name declared (by the check or HARNESS_INPUTS) and each value encoded as declared. */
+function exportInputs(check: string, declared: Readonly<Record<string, CheckInputSpec>>, vars: Record<string, CheckInputValue>): string {
+  return Object.entries(vars)
+    .map(([k, v]) => {
+      const spec = HARNESS_INPUTS[k] ?? declared[k];
+      if (!spec) throw new InfraError('check-input-undeclared', `${check} does not declare the input ${k} (add it to the header's inputs:)`);
+      return `export ${k}=${shellQuote(encodeInput(check, k, spec, v))}`;
+    })
+    .join('\n');
+}
+
 /** buildCheckScript makes the self-contained script sent to the helper: variables, library, body. */
-export function buildCheckScript(registry: CheckRegistry, check: CheckDefinition, vars: Record<string, string>): string {
+export function buildCheckScript(registry: CheckRegistry, check: CheckDefinition, vars: Record<string, CheckInputValue>): string {
   const packages = Object.entries(check.packages)
     .map(([distro, pkgs]) => `${pkgs.join(' ')} (${distro})`)
     .join(', ');
-  const all: Record<string, string> = { SNAPDRILL_CHECK: check.id, SNAPDRILL_PACKAGES: packages, ...vars };
-  const exports = Object.entries(all)
-    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
-    .join('\n');
+  const exports = exportInputs(check.id, check.inputs, { SNAPDRILL_CHECK: check.id, SNAPDRILL_PACKAGES: packages, ...vars });
   const require = check.needs.length ? `require ${check.needs.join(' ')}\n` : '';
   return `${exports}\n${registry.library}\n${require}${check.body}`;
 }
@@ -108,7 +138,7 @@ export interface RunCheckOptions {
   target: string;
   scratch: string;
   /** Extra SNAPDRILL_* variables for the script (database path, canaries, ...). */
-  vars?: Record<string, string>;
+  vars?: Record<string, CheckInputValue>;
   defaultTimeoutMs: number;
   signal?: AbortSignal;
   onLocalProcess?: (pid: number) => void;
@@ -320,13 +350,14 @@ export async function runCheck(registry: CheckRegistry, check: CheckDefinition, 
   return run;
 }
 
+/** LIBRARY_INPUTS are what library commands read besides HARNESS_INPUTS (fs_unmount: the filesystem type). */
+const LIBRARY_INPUTS: Record<string, CheckInputSpec> = { SNAPDRILL_FSTYPE: { encoding: 'plain', description: 'the filesystem type (xfs needs nouuid)' } };
+
 /**
  * runLibraryCommand runs one function of the check library (e.g. fs_unmount, find_volume_device) on the helper,
  * outside any check. These are idempotent, so a transient transport error is retried once (retryTransient).
  */
-export async function runLibraryCommand(registry: CheckRegistry, shell: Shell, command: string, vars: Record<string, string>, opts: { timeoutMs: number; signal?: AbortSignal; onLocalProcess?: (pid: number) => void }) {
-  const exports = Object.entries({ SNAPDRILL_CHECK: 'harness', ...vars })
-    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
-    .join('\n');
+export async function runLibraryCommand(registry: CheckRegistry, shell: Shell, command: string, vars: Record<string, CheckInputValue>, opts: { timeoutMs: number; signal?: AbortSignal; onLocalProcess?: (pid: number) => void }) {
+  const exports = exportInputs('harness', LIBRARY_INPUTS, { SNAPDRILL_CHECK: 'harness', ...vars });
   return retryTransient(() => shell.run(`${exports}\n${registry.library}\n${command}\n`, opts), opts.signal ? { signal: opts.signal } : {});
 }

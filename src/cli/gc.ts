@@ -5,7 +5,7 @@ import type { Config } from '../config/types.js';
 import { ExitCode } from '../errors.js';
 import { collectGarbage, type GcResult } from '../ledger/ledger.js';
 import { createProvider } from '../providers/factory.js';
-import type { CloudLeftover, Provider } from '../providers/provider.js';
+import type { CloudLeftover, Provider } from '../provider.js';
 import { EXIT_CODES, stateDirOf, stateDirOption, type ArgsOf } from './common.js';
 
 function builder(y: Argv) {

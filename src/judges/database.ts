@@ -3,6 +3,7 @@ import type { Canary, Engine } from '../config/types.js';
 import { formatDuration } from '../util/duration.js';
 import { displayBytes, terminalSafe } from '../util/sanitize.js';
 import type { Evidence, Excerpt, Hint } from './types.js';
+import { factReader, factsNamed, type CommonFacts } from './facts.js';
 
 /** DbState is the closed set of database verdicts (DESIGN.md section 4), plus what could not be decided. */
 export type DbState = 'clean-shutdown' | 'backup-mode' | 'recovered' | 'corrupt' | 'skipped' | 'unknown' | 'not-checked';
@@ -88,14 +89,10 @@ export function newDbFinding(t: DbTarget): DatabaseFinding {
   };
 }
 
-/** factValue returns the value of the first fact with this name, typed loosely. */
-export function factValue<T = Record<string, any>>(facts: Fact[], name: string): T | undefined {
-  return facts.find((f) => f.fact === name)?.value as T | undefined;
-}
 
 /** skippedFinding turns a check's "skipped" fact into a finding that says why and what to install. */
 export function applySkipped(f: DatabaseFinding, facts: Fact[]): boolean {
-  const s = factValue<{ reason: string; remedy?: string }>(facts, 'skipped');
+  const s = factReader<CommonFacts>(facts)('skipped');
   if (!s) return false;
   f.state = 'skipped';
   f.summary = `skipped: ${s.reason}`;
@@ -106,7 +103,7 @@ export function applySkipped(f: DatabaseFinding, facts: Fact[]): boolean {
 
 /** noteAside records the configuration files the check moved aside on the copy (the engine ran with snapdrill's settings only), with what they would have set. */
 export function noteAside(f: DatabaseFinding, facts: Fact[]): void {
-  const aside = factValue<{ file: string; settings?: string }[]>(facts, 'aside');
+  const aside = factReader<CommonFacts>(facts)('aside');
   if (!aside?.length) return;
   f.evidence.push({
     key: `${f.engine}.config_aside`,
@@ -121,7 +118,7 @@ export function noteAside(f: DatabaseFinding, facts: Fact[]): void {
 export function refusing(judge: (t: DbTarget, facts: Fact[]) => DatabaseFinding): (t: DbTarget, facts: Fact[]) => DatabaseFinding {
   return (t, facts) => {
     const f = judge(t, facts);
-    const refused = facts.filter((x) => x.fact === 'refused').map((x) => x.value as { path: string; reason: string });
+    const refused = factsNamed<CommonFacts, 'refused'>(facts, 'refused');
     if (!refused.length) return f;
     for (const r of refused.slice(0, 20)) f.evidence.push({ key: `${t.engine}.refused`, value: r.path, text: `${r.path}: ${r.reason}; not read` });
     const first = refused[0]!;
@@ -192,7 +189,7 @@ export function evaluateCanary(c: Canary, path: string | null, fact: { exitCode:
 
 /** evaluateCanaries evaluates every canary that applies to a database against the facts its check printed. */
 export function evaluateCanaries(t: DbTarget, facts: Fact[], canaries: Canary[], snapshotStart: string | undefined): CanaryResult[] {
-  const printed = facts.filter((x) => x.fact === 'canary').map((x) => x.value as { name: string; exitCode: number; output: string });
+  const printed = factsNamed<CommonFacts, 'canary'>(facts, 'canary');
   return canariesFor(canaries, t).map((c) => evaluateCanary(c, t.path, printed.find((p) => p.name === c.name), snapshotStart));
 }
 
@@ -204,8 +201,8 @@ export function missingCanaries(canaries: Canary[], found: DbTarget[], tags: Rec
     .map((c) => evaluateCanary(c, null, undefined, undefined));
 }
 
-/** encodeCanaries passes a database's canaries to a check: one line per canary, base64 fields separated by ':' (not in base64's alphabet, and not whitespace, which `read` would merge). */
+/** encodeCanaries passes a database's canaries to a check: one line per canary, base64 fields separated by ':' (not in base64's alphabet, and not whitespace, which `read` would merge); the input itself travels in base64 (checks' inputs:). */
 export function encodeCanaries(canaries: Canary[]): string {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-  return b64(canaries.map((c) => [c.name, c.database ?? '', c.query].map(b64).join(':')).join('\n'));
+  return canaries.map((c) => [c.name, c.database ?? '', c.query].map(b64).join(':')).join('\n');
 }

@@ -1,6 +1,7 @@
 import type { Fact } from '../checks/runner.js';
 import type { FsTarget } from './discovery.js';
 import { newFsFinding } from './filesystem.js';
+import { factReader, type Ext4Facts } from './facts.js';
 import { asToolRun, type Evidence, type FilesystemFinding, type Hint } from './types.js';
 
 /** E2FSCK_BITS are e2fsck's exit-code bits (e2fsck(8)). */
@@ -63,7 +64,7 @@ const NOT_QUIESCED: Hint = {
 export function judgeExt4(t: FsTarget, facts: Fact[]): FilesystemFinding {
   const f = newFsFinding(t);
   const ev = (e: Evidence) => f.evidence.push(e);
-  const sbFact = facts.find((x) => x.fact === 'superblock')?.value as { exitCode: number; lines: string } | undefined;
+  const sbFact = factReader<Ext4Facts>(facts)('superblock');
   if (!sbFact || typeof sbFact.exitCode !== 'number') {
     f.summary = 'the ext4 check printed no superblock';
     return f;

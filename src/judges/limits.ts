@@ -4,6 +4,7 @@ import { formatDuration } from '../util/duration.js';
 import { dbTargetsFrom, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
 import type { FsTarget } from './discovery.js';
 import { newFsFinding } from './filesystem.js';
+import { factReader, type CommonFacts } from './facts.js';
 import type { SnapshotVerdict } from './snapshot.js';
 import type { Evidence, FilesystemFinding, Hint } from './types.js';
 
@@ -175,7 +176,7 @@ export function judgeDatabaseSearch(fs: FilesystemFinding, run: CheckRun, max: n
     evidence: [...fs.evidence, evidence],
     hints: hint ? [...fs.hints, hint] : fs.hints,
   });
-  const mount = run.facts.find((f) => f.fact === 'mount')?.value as { ok: boolean; output?: string } | undefined;
+  const mount = factReader<CommonFacts>(run.facts)('mount');
   if (run.status !== 'ran') {
     const why = `the database search did not complete (${run.check} ${run.status}: ${run.reason ?? 'no result'})`;
     return { searched: false, targets: [], found: 0, finding: undecided(why, { key: 'data.search', value: run.status, text: why }, run.remedy ? { text: why, remedy: run.remedy } : undefined) };

@@ -1,5 +1,6 @@
 import type { Fact } from '../checks/runner.js';
-import { applySkipped, noteAside, factValue, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
+import { applySkipped, noteAside, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
+import { factReader, type MariadbFacts } from './facts.js';
 
 /** RedoCheckpoint is the newer of the two checkpoint blocks of a 10.8+ ib_logfile0. */
 export interface RedoCheckpoint {
@@ -60,11 +61,12 @@ const NOT_QUIESCED_MY = {
 /** judgeMariadb turns the mariadb check's facts into a database verdict. */
 export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
   const f = newDbFinding(t);
+  const fact = factReader<MariadbFacts>(facts);
   const ev = f.evidence;
-  const files = factValue<{ datadirVersion: string; serverVersion: string }>(facts, 'files');
+  const files = fact('files');
   if (files?.datadirVersion) f.version = files.datadirVersion;
   if (files) ev.push({ key: 'mariadb.versions', value: `${files.datadirVersion || '?'} / ${files.serverVersion || '?'}`, text: `datadir written by ${files.datadirVersion || 'an unknown version'}; helper server: ${files.serverVersion || 'none'}` });
-  const redo = factValue<{ magic: string; creator: string; block1: string; block2: string }>(facts, 'redo');
+  const redo = fact('redo');
   let crashedOffline: boolean | undefined;
   if (redo) {
     if (redo.magic === '50687973') {
@@ -83,7 +85,7 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
       ev.push({ key: 'mariadb.redo_format', value: redo.creator || redo.magic, text: `redo log in a pre-10.8 format (${redo.creator || redo.magic}): clean/crash decided from the startup log` });
     }
   }
-  const tables = factValue<{ checked: number; open: [string, string][] }>(facts, 'tables');
+  const tables = fact('tables');
   if (tables?.open.length) {
     crashedOffline = true;
     ev.push({ key: 'mariadb.open_tables', value: tables.open.map((t) => t[0]), text: `${tables.open.length} MyISAM/Aria table(s) left open (not closed by a clean shutdown): ${tables.open.map((t) => `${t[0]} (Status: ${t[1]})`).slice(0, 5).join(', ')}` });
@@ -92,7 +94,7 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
   noteAside(f, facts);
   const corrupt: string[] = [];
   const unknown: string[] = [];
-  const start = factValue<{ ready: boolean; died: boolean; seconds: number; timeoutSeconds: number; keyLines: string; log: string }>(facts, 'startup');
+  const start = fact('startup');
   let recoveredOnStart = false;
   if (!start) unknown.push('the server was not started');
   else {
@@ -109,7 +111,7 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
       f.hints.push({ text: 'a restore of this snapshot would not start MariaDB', remedy: 'read the error log excerpt; restore an earlier snapshot; innodb_force_recovery on a copy only to salvage data' });
     } else unknown.push(`recovery did not finish within ${start.timeoutSeconds}s`);
   }
-  const tc = factValue<{ exitCode: number; serverAliveAfter: boolean; output: string }>(facts, 'tablecheck');
+  const tc = fact('tablecheck');
   if (tc) {
     f.excerpts.push({ title: 'mariadb-check --all-databases --check', exitCode: tc.exitCode, text: tc.output });
     const tables = parseTableCheck(tc.output);
@@ -122,7 +124,7 @@ export function judgeMariadb(t: DbTarget, facts: Fact[]): DatabaseFinding {
     if (!tc.serverAliveAfter) corrupt.push('the server crashed while checking tables');
     else if (tc.exitCode !== 0 && !bad.length) unknown.push(`mariadb-check failed (exit ${tc.exitCode})`);
   } else if (start?.ready) unknown.push('mariadb-check printed no result');
-  const inno = factValue<{ checked: number; failures: [string, number, string][] }>(facts, 'innochecksum');
+  const inno = fact('innochecksum');
   if (inno) {
     ev.push({ key: 'mariadb.innochecksum_failures', value: inno.failures.map((x) => x[0]), text: `innochecksum: ${inno.checked} tablespace check(s), ${inno.failures.length} with bad pages${inno.failures.length ? `: ${inno.failures.map((x) => x[0]).join(', ')}` : ''}` });
     if (inno.failures.length) {

@@ -1,12 +1,14 @@
 import type { Fact } from '../checks/runner.js';
-import { applySkipped, factValue, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
+import { applySkipped, newDbFinding, type DatabaseFinding, type DbTarget } from './database.js';
+import { factReader, type SqliteFacts } from './facts.js';
 
 const SQLITE_MAGIC = '53514c69746520666f726d6174203300';
 const JOURNAL_MAGIC = 'd9d505f920a163d7';
 
 /** superJournal reads the super-journal a hot journal names; outside is true when it is not in the database's own directory (as the source machine saw it). */
 function superJournal(t: DbTarget, facts: Fact[]): { name: string; outside: boolean } | undefined {
-  const v = factValue<{ nameB64: string; name: string }>(facts, 'superjournal');
+  const fact = factReader<SqliteFacts>(facts);
+  const v = fact('superjournal');
   if (!v) return undefined;
   const raw = Buffer.from(v.nameB64, 'base64').toString('latin1');
   const dir = t.path.slice(0, t.path.lastIndexOf('/'));
@@ -20,9 +22,10 @@ function superJournal(t: DbTarget, facts: Fact[]): { name: string; outside: bool
 /** judgeSqlite turns the sqlite check's facts into a database verdict. */
 export function judgeSqlite(t: DbTarget, facts: Fact[]): DatabaseFinding {
   const f = newDbFinding(t);
+  const fact = factReader<SqliteFacts>(facts);
   const ev = f.evidence;
   if (applySkipped(f, facts)) return f;
-  const files = factValue<{ size: number; header: string; journal: { size: number; head: string } | null; wal: { size: number; head: string } | null }>(facts, 'files');
+  const files = fact('files');
   if (!files) {
     f.summary = 'the sqlite check printed no file facts';
     return f;
@@ -78,7 +81,7 @@ export function judgeSqlite(t: DbTarget, facts: Fact[]): DatabaseFinding {
       });
     }
   }
-  const integ = factValue<{ exitCode: number; output: string }>(facts, 'integrity');
+  const integ = fact('integrity');
   if (!integ) {
     f.summary = 'the sqlite check printed no integrity_check result';
     return f;

@@ -1,17 +1,11 @@
 import type { Fact } from '../checks/runner.js';
 import type { FsTarget } from './discovery.js';
 import { newFsFinding } from './filesystem.js';
+import { factReader, type XfsFacts, type XfsLogSummary } from './facts.js';
 import { asToolRun, type Evidence, type FilesystemFinding } from './types.js';
 
-/** XfsLogSummary is the xfs check's digest of `xfs_logprint -t`. */
-export interface XfsLogSummary {
-  state: string;
-  tail: string;
-  head: string;
-  transactions: number;
-  /** Item counts by kind: "BUF/superblock", "BUF/agi", "BUF/data", "INO", "EFI", ... */
-  items: Record<string, number>;
-}
+/** XfsLogSummary is the xfs check's digest of `xfs_logprint -t` (judges/facts.ts). */
+export type { XfsLogSummary };
 
 /** metadataItems counts log items other than superblock buffers: the ones replay would apply to metadata. */
 export function metadataItems(s: XfsLogSummary): number {
@@ -29,7 +23,7 @@ function describeItems(items: Record<string, number>): string {
 export function judgeXfs(t: FsTarget, facts: Fact[]): FilesystemFinding {
   const f = newFsFinding({ ...t, fstype: 'xfs' });
   const ev = (e: Evidence) => f.evidence.push(e);
-  const log = facts.find((x) => x.fact === 'log')?.value as { exitCode: number; summary: XfsLogSummary; output: string } | undefined;
+  const log = factReader<XfsFacts>(facts)('log');
   if (!log || typeof log.exitCode !== 'number') {
     f.summary = 'the xfs check printed no log state';
     return f;

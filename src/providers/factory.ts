@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import { AwsProvider } from './aws/aws.js';
 import { LocalProvider } from './local/local.js';
-import type { Provider } from './provider.js';
+import type { Provider } from '../provider.js';
 
 /** ProviderUse is what a provider is built for: a run (also plan and diagnose), or gc settling what killed runs left. */
 export type ProviderUse = 'run' | 'gc';

@@ -43,6 +43,8 @@ export interface HarnessErrorInfo {
   stage: string;
   source: 'user' | 'infrastructure';
   remedy?: string;
+  /** What it is about (a snapshot id, a set, a resource owner): problems are reported once per code and subject. */
+  subject?: string;
 }
 
 /** SnapshotResult is everything the report says about one snapshot. */

@@ -5,7 +5,7 @@ import type { Config, Consistency } from '../config/types.js';
 import { ExitCode } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createProvider } from '../providers/factory.js';
-import type { Provider } from '../providers/provider.js';
+import type { Provider } from '../provider.js';
 import { writeReports } from '../report/write.js';
 import { selectSnapshots } from '../select.js';
 import { VERSION } from '../version.js';

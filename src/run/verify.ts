@@ -1,6 +1,6 @@
 import { restoreToVerifiedMs } from '../judges/rto.js';
 import type { CheckRegistry } from '../checks/registry.js';
-import { runCheck, runLibraryCommand, type CheckRun, type Fact } from '../checks/runner.js';
+import { runCheck, runLibraryCommand, type CheckInputValue, type CheckRun, type Fact } from '../checks/runner.js';
 import type { Config, Engine } from '../config/types.js';
 import { errorMessage, InterruptedError } from '../errors.js';
 import { canariesFor, encodeCanaries, evaluateCanaries, judgeMongo, missingCanaries, newDbFinding, refusing, type CanaryResult, type DatabaseFinding, type DbTarget } from '../judges/database.js';
@@ -19,7 +19,7 @@ import { judgeSnapshot, type SnapshotVerdict as Verdict } from '../judges/snapsh
 import { judgeXfs } from '../judges/xfs.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { processRecord } from '../ledger/resources.js';
-import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../providers/provider.js';
+import type { AttachedVolume, Provider, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
 import type { RunEvents } from './events.js';
 import { caughtError, harnessError, teardownFailed } from './harness-errors.js';
 import type { CheckRunSummary, HarnessErrorInfo, PhaseKind, PhaseTiming, SnapshotResult } from '../report/types.js';
@@ -44,8 +44,6 @@ const DB_JUDGES: Partial<Record<Engine, (t: DbTarget, facts: Fact[]) => Database
 /** DBFIND_LISTING_CAP bounds the databases dbfind lists on one filesystem (a hostile disk may hold millions of look-alikes); beyond it the search itself is incomplete. */
 const DBFIND_LISTING_CAP = 10_000;
 
-/** b64 encodes a value passed to a check script that may hold any character. */
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 /** VerifyDeps are what verification needs; all of it is injected so tests can use real parts selectively. */
 export interface VerifyDeps {
@@ -164,11 +162,12 @@ class Verification {
     return { ledger: this.deps.ledger, owner: this.owner, signal: this.deps.signal, timeoutMs };
   }
 
-  private async check(id: string, target: string, scratch: string, vars: Record<string, string> = {}): Promise<CheckRun> {
+  /** check runs one check on a target (label: what it checks, for the deadline's record: the device, or a database's path). */
+  private async check(id: string, target: string, scratch: string, vars: Record<string, CheckInputValue> = {}, label = target): Promise<CheckRun> {
     const { registry, provider, config, signal, ledger } = this.deps;
     const def = registry.get(id);
     const held: { release(): Promise<void> }[] = [];
-    const what = `${id} ${vars.SNAPDRILL_DBPATH ?? target}`;
+    const what = `${id} ${label}`;
     // Past the snapshot deadline nothing more starts; what was in flight is aborted and recorded as such.
     if (this.clock.expired && !signal.aborted) {
       const run = deadlineRun(id, target, this.clock.deadlineMs, false);
@@ -203,7 +202,7 @@ class Verification {
   /** fail records the stage error that ends this snapshot's verification. */
   fail(e: unknown): void {
     const stage = this.phases.at(-1)?.phase ?? 'restore';
-    this.stageError = caughtError(e, stage, 'internal', { keepSource: true });
+    this.stageError = caughtError(e, stage, 'internal', { keepSource: true, subject: this.snap.id });
     if (!this.checks.some((c) => c.check === 'discover')) this.checks.push(blocked('discover', '', stage));
     // A snapshot that cannot be restored is a result about the snapshot; anything else is the harness's problem too.
     if (this.stageError.source !== 'user') this.errors.push(this.stageError);
@@ -284,11 +283,11 @@ class Verification {
       const find = await this.phase('discover', `find databases ${t.target}`, () =>
         this.check('dbfind', t.device, scratch, {
           ...fsVars,
-          SNAPDRILL_EXCLUDE: b64(dbc.exclude.join('\n')),
-          SNAPDRILL_INCLUDE: b64(dbc.include.map((i) => `${i.engine}\t${i.path}`).join('\n')),
-          SNAPDRILL_SQLITE_SCAN: dbc.sqliteScan ? '1' : '0',
+          SNAPDRILL_EXCLUDE: dbc.exclude.join('\n'),
+          SNAPDRILL_INCLUDE: dbc.include.map((i) => `${i.engine}\t${i.path}`).join('\n'),
+          SNAPDRILL_SQLITE_SCAN: dbc.sqliteScan,
           // dbfind lists up to a hard cap; how many of them are checked (maxPerFilesystem) is the judge's decision.
-          SNAPDRILL_MAX_DATABASES: String(DBFIND_LISTING_CAP),
+          SNAPDRILL_MAX_DATABASES: DBFIND_LISTING_CAP,
         }),
       );
       const search = judgeDatabaseSearch(fsFinding, find, dbc.maxPerFilesystem);
@@ -312,11 +311,12 @@ class Verification {
         const run = await this.phase('check', `check ${def.id} ${db.path}`, () =>
           this.check(def.id, t.device, scratch, {
             ...fsVars,
-            SNAPDRILL_DBPATH: db.path,
-            SNAPDRILL_DBPATH_B64: db.pathB64 ?? b64(db.path),
-            SNAPDRILL_DB_TIMEOUT: String(Math.ceil(dbc.startupTimeoutMs / 1000)),
+            // The raw bytes dbfind found (names may hold control characters or invalid UTF-8), else the configured path.
+            SNAPDRILL_DBPATH: db.pathB64 ? Buffer.from(db.pathB64, 'base64') : db.path,
+            // Engines started on the copy (not SQLite) declare the startup timeout.
+            ...(def.inputs.SNAPDRILL_DB_TIMEOUT ? { SNAPDRILL_DB_TIMEOUT: Math.ceil(dbc.startupTimeoutMs / 1000) } : {}),
             SNAPDRILL_CANARIES: encodeCanaries(mine),
-          }),
+          }, db.path),
         );
         this.canaries.push(...evaluateCanaries(db, run.facts, mine, this.snap.startTime));
         return judgeDatabaseRun(db, run, judge);
@@ -386,10 +386,10 @@ class Verification {
       const text = [outcome.launchError ? `${outcome.launchError.code}: ${outcome.launchError.message}` : '', outcome.console].filter(Boolean).join('\n');
       if (outcome.result !== 'boots') outcome.diagnosis = diagnose(text);
       this.boot = outcome;
-      if (outcome.result === 'error') this.errors.push(harnessError({ code: 'boot-error', message: `boot test of ${this.snap.id} could not run: ${outcome.reason ?? 'unknown'}`, stage: 'boot' }));
+      if (outcome.result === 'error') this.errors.push(harnessError({ code: 'boot-error', message: `boot test of ${this.snap.id} could not run: ${outcome.reason ?? 'unknown'}`, stage: 'boot', subject: this.snap.id }));
     } catch (e) {
       this.bootNote = `boot test could not run: ${errorMessage(e)}`;
-      this.errors.push(caughtError(e, 'boot', 'boot-error', { describe: (m) => `boot test of ${this.snap.id}: ${m}` }));
+      this.errors.push(caughtError(e, 'boot', 'boot-error', { describe: (m) => `boot test of ${this.snap.id}: ${m}`, subject: this.snap.id }));
     }
   }
 
@@ -475,7 +475,7 @@ async function keepAndTearDown(members: Verification[], owner: string, deps: Ver
       const ids = await lead.phase('keep', 'keep for forensics', () => deps.provider.keepForForensics!(deps.ledger, owner, until));
       if (ids?.length) kept = { resources: ids, until: until.toISOString() };
     } catch (e) {
-      lead.errors.push(harnessError({ code: 'keep-failed', message: `could not keep ${owner} for forensics: ${errorMessage(e)}`, stage: 'teardown' }));
+      lead.errors.push(harnessError({ code: 'keep-failed', message: `could not keep ${owner} for forensics: ${errorMessage(e)}`, stage: 'teardown', subject: owner }));
     }
   }
   try {

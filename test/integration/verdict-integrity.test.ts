@@ -6,7 +6,7 @@ import { runCheck } from '../../src/checks/runner.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { LocalProvider } from '../../src/providers/local/local.js';
-import type { Provider } from '../../src/providers/provider.js';
+import type { Provider } from '../../src/provider.js';
 import { executeRun } from '../../src/run/run.js';
 import type { ShellResult, ShellRunOptions } from '../../src/shells/shell.js';
 import { LocalShell } from '../../src/shells/local.js';

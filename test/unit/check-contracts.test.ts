@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMON_FACTS, CheckRegistry, parseCheckScript } from '../../src/checks/registry.js';
-import { parseFacts } from '../../src/checks/runner.js';
+import { COMMON_FACTS, CheckRegistry, HARNESS_INPUTS, parseCheckScript } from '../../src/checks/registry.js';
+import { buildCheckScript, parseFacts } from '../../src/checks/runner.js';
+import { FACT_NAMES } from '../../src/judges/facts.js';
 import { InfraError } from '../../src/errors.js';
 import { CHECKS_DIR } from '../../src/util/paths.js';
 
@@ -50,6 +51,10 @@ describe('fact schemas', () => {
     }
   });
 
+  it('types the judges read facts by are named after facts the check declares (judges/facts.ts)', () => {
+    for (const [check, names] of Object.entries(FACT_NAMES)) expect(names.filter((n) => !registry.get(check).facts.includes(n)), check).toEqual([]);
+  });
+
   it('GIVEN a fact the check does not declare THEN it is a protocol error, not a fact', () => {
     const line = JSON.stringify({ check: 'ext4', target: '/dev/loop0', fact: 'verdict', value: 'clean' });
     const { facts, protocolErrors } = parseFacts(registry.get('ext4'), `${line}\n`);
@@ -76,6 +81,41 @@ describe('fact schemas', () => {
     expect(() => parseCheckScript('/x/odd.sh', header('{n: {type: whole}}'))).toThrow(InfraError);
     expect(() => parseCheckScript('/x/odd.sh', header('{n: {type: object, properties: {a: {typo: 1}}}}'))).toThrow(/odd\.sh: the schema of fact "n" does not compile/);
     expect(() => parseCheckScript('/x/odd.sh', header('{skipped: {type: string}}'))).toThrow(/invalid check header/);
+  });
+});
+
+/** LIBRARY_READS are the inputs functions of checks/lib/common.sh read for the check that calls them. */
+const LIBRARY_READS: Record<string, string[]> = {
+  fs_mount: ['SNAPDRILL_FSTYPE'],
+  run_canaries: ['SNAPDRILL_CANARIES'],
+  wait_engine: ['SNAPDRILL_DB_TIMEOUT'],
+  db_rel: ['SNAPDRILL_DBPATH'],
+  db_shown: ['SNAPDRILL_DBPATH'],
+};
+
+describe('check inputs', () => {
+  it('declares every SNAPDRILL_* variable a check reads (itself or through a library function), and reads every one it declares', () => {
+    for (const check of registry.all()) {
+      const body = readFileSync(check.file, 'utf8').replace(/^#.*$/gm, '');
+      const read = new Set([...body.matchAll(/\bSNAPDRILL_[A-Z0-9_]+/g)].map((m) => m[0]));
+      for (const [fn, vars] of Object.entries(LIBRARY_READS)) if (new RegExp(`\\b${fn}\\b`).test(body)) vars.forEach((v) => read.add(v));
+      const declared = Object.keys(check.inputs);
+      expect([...read].filter((v) => !(v in HARNESS_INPUTS) && !declared.includes(v)), `${check.id} reads undeclared inputs`).toEqual([]);
+      expect(declared.filter((v) => !read.has(v)), `${check.id} declares inputs it never reads`).toEqual([]);
+    }
+  });
+
+  it('GIVEN an input the check does not declare THEN building its script fails, naming the check and the variable', () => {
+    expect(() => buildCheckScript(registry, registry.get('ext4'), { SNAPDRILL_DBPATH: '/x' })).toThrow(/ext4 does not declare the input SNAPDRILL_DBPATH/);
+  });
+
+  it('GIVEN a value its encoding cannot carry THEN it is refused; base64 inputs carry any bytes', () => {
+    const pg = registry.get('postgresql');
+    expect(() => buildCheckScript(registry, pg, { SNAPDRILL_DB_TIMEOUT: '60; rm -rf /' })).toThrow(/SNAPDRILL_DB_TIMEOUT \(integer\) must be a non-negative integer/);
+    expect(() => buildCheckScript(registry, pg, { SNAPDRILL_FSTYPE: 'ext4\nrm' })).toThrow(/must be printable ASCII/);
+    const raw = Buffer.from([0x2f, 0x64, 0x0a, 0xff, 0x27]);
+    const script = buildCheckScript(registry, pg, { SNAPDRILL_DBPATH: raw });
+    expect(script).toContain(`export SNAPDRILL_DBPATH='${raw.toString('base64')}'`);
   });
 });
 

@@ -19,17 +19,21 @@ describe('harness-error records', () => {
   });
 
   it('teardownFailed points at snapdrill gc', () => {
-    expect(teardownFailed(new InfraError('x', 'volume busy'), 'set:a')).toStrictEqual({ code: 'teardown-failed', message: 'teardown of set:a: volume busy (recorded for snapdrill gc)', stage: 'teardown', source: 'infrastructure', remedy: 'run snapdrill gc' });
+    expect(teardownFailed(new InfraError('x', 'volume busy'), 'set:a')).toStrictEqual({ code: 'teardown-failed', message: 'teardown of set:a: volume busy (recorded for snapdrill gc)', stage: 'teardown', source: 'infrastructure', remedy: 'run snapdrill gc', subject: 'set:a' });
     expect(teardownFailed('gone').message).toBe('gone (recorded for snapdrill gc)');
   });
 });
 
 describe('distinctErrors', () => {
-  const e = (code: string, message: string) => harnessError({ code, message, stage: 'restore' });
+  const e = (code: string, message: string, subject?: string) => harnessError({ code, message, stage: 'restore', ...(subject ? { subject } : {}) });
   it('reports an interruption once, however many snapshots met it', () => {
     expect(distinctErrors([e('interrupted', 'a'), e('interrupted', 'b')])).toEqual([e('interrupted', 'a')]);
   });
-  it('reports one record per distinct problem, in order', () => {
-    expect(distinctErrors([e('no-helper', 'x'), e('no-helper', 'x'), e('no-helper', 'y'), e('other', 'x')])).toEqual([e('no-helper', 'x'), e('no-helper', 'y'), e('other', 'x')]);
+  it('reports one record per code and subject, in order, whatever the messages say', () => {
+    const found = distinctErrors([e('no-helper', 'x', 'snap-1'), e('no-helper', 'x', 'snap-1'), e('no-helper', 'y', 'snap-2'), e('other', 'x', 'snap-1'), e('no-helper', 'reworded', 'snap-1')]);
+    expect(found).toEqual([e('no-helper', 'x', 'snap-1'), e('no-helper', 'y', 'snap-2'), e('other', 'x', 'snap-1')]);
+  });
+  it('GIVEN the same message about two snapshots THEN both are kept: the key is the subject, not the text', () => {
+    expect(distinctErrors([e('boot-error', 'qemu missing', 'snap-1'), e('boot-error', 'qemu missing', 'snap-2')])).toHaveLength(2);
   });
 });

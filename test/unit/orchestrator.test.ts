@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Fact } from '../../src/checks/runner.js';
 import { validateRawConfig } from '../../src/config/load.js';
 import type { BootOutcome } from '../../src/boot/types.js';
-import type { AttachedVolume, BootRequest, Provider, RestoredVolume, SnapshotInfo } from '../../src/providers/provider.js';
+import type { AttachedVolume, BootRequest, Provider, RestoredVolume, SnapshotInfo } from '../../src/provider.js';
 import type { SnapshotResult } from '../../src/report/types.js';
 import { executeRun, type RunOutcome } from '../../src/run/run.js';
 import type { Shell, ShellResult } from '../../src/shells/shell.js';
@@ -51,7 +51,9 @@ class ScriptedShell implements Shell {
     if (!nonce) return answer('');
     const check = exported(script, 'SNAPDRILL_CHECK');
     const target = exported(script, 'SNAPDRILL_TARGET');
-    const db = exported(script, 'SNAPDRILL_DBPATH');
+    // Check inputs travel as their headers declare: the database path in base64.
+    const b64 = exported(script, 'SNAPDRILL_DBPATH');
+    const db = b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
     let mine = this.facts.filter((f) => f.check === check && f.target === (db ? `${target}#${db}` : target));
     // The filesystem captures hold no database search: it mounted and found nothing, unless the test says the mount fails.
     if (check === 'dbfind' && !this.facts.some((f) => f.check === 'dbfind')) mine = [{ check, target: target!, fact: 'mount', value: this.mountFails ? { ok: false, output: 'mount: wrong fs type' } : { ok: true, mountpoint: '/SCRATCH/fs' } }];

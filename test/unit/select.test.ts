@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SnapshotNotFoundError } from '../../src/errors.js';
-import type { SnapshotInfo } from '../../src/providers/provider.js';
+import type { SnapshotInfo } from '../../src/provider.js';
 import { latestPerVolume, selectSnapshots } from '../../src/select.js';
 
 const snap = (id: string, volumeId: string | undefined, startTime: string, tags: Record<string, string> = {}): SnapshotInfo => ({

@@ -10,7 +10,7 @@ import { createS3Reader, type ObjectReader } from './s3.js';
 import { sleep } from '../../util/sleep.js';
 import { CheckRegistry } from '../../checks/registry.js';
 import { runLibraryCommand } from '../../checks/runner.js';
-import type { AttachedVolume, BootRequest, ConsoleCapture, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import type { AttachedVolume, BootRequest, ConsoleCapture, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../../provider.js';
 import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
 import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
 import { listAwsSnapshots, originOf } from './snapshots.js';

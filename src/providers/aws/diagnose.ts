@@ -1,6 +1,6 @@
 import type { AwsProviderConfig } from '../../config/types.js';
 import { ConfigError, InfraError } from '../../errors.js';
-import type { ConsoleCapture } from '../provider.js';
+import type { ConsoleCapture } from '../../provider.js';
 import { awsError, type Ec2Api } from './ec2.js';
 
 /** fetchInstanceConsole fetches an instance's latest console output (and its screenshot when EC2 gives one) for `snapdrill diagnose --instance`. */

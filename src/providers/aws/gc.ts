@@ -1,6 +1,6 @@
 import type { Volume } from '@aws-sdk/client-ec2';
 import { sleep } from '../../util/sleep.js';
-import type { CloudLeftover } from '../provider.js';
+import type { CloudLeftover } from '../../provider.js';
 import { awsError, type Ec2Api } from './ec2.js';
 import { TAG, tagValue } from './tags.js';
 

@@ -1,5 +1,5 @@
 import type { AwsProviderConfig, BootOptions } from '../../config/types.js';
-import type { PlanItem, ProviderPlan, SnapshotInfo } from '../provider.js';
+import type { PlanItem, ProviderPlan, SnapshotInfo } from '../../provider.js';
 
 /** EBS_GB_MONTH_USD are us-east-1 list prices per GB-month (storage only; provisioned IOPS/throughput above the baseline are extra). */
 export const EBS_GB_MONTH_USD: Record<AwsProviderConfig['volumeType'], number> = { gp3: 0.08, gp2: 0.1, io1: 0.125, io2: 0.125, st1: 0.045, sc1: 0.015 };

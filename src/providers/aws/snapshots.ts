@@ -1,6 +1,6 @@
 import type { Filter, Snapshot } from '@aws-sdk/client-ec2';
 import type { SnapshotSelector } from '../../config/types.js';
-import type { SnapshotInfo } from '../provider.js';
+import type { SnapshotInfo } from '../../provider.js';
 import { SnapshotNotFoundError } from '../../errors.js';
 import { awsError, type Ec2Api } from './ec2.js';
 

@@ -7,7 +7,7 @@ import type { Shell } from '../../shells/shell.js';
 import { execFile } from '../../util/exec.js';
 import { compiledSchema, describeSchemaErrors } from '../../util/schema.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import type { BootRequest, AttachedVolume, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../provider.js';
+import type { BootRequest, AttachedVolume, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../../provider.js';
 import { localPlan } from './plan.js';
 import { bootQemu } from '../../boot/qemu.js';
 import type { BootOutcome } from '../../boot/types.js';

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Config, LocalProviderConfig } from '../../config/types.js';
-import type { ProviderPlan, SnapshotInfo } from '../provider.js';
+import type { ProviderPlan, SnapshotInfo } from '../../provider.js';
 
 /** localPlan says what a local run would create: sparse copies (the space of those verified at once), loop devices, and VMs when boot tests are on. */
 export function localPlan(cfg: LocalProviderConfig, selected: SnapshotInfo[], run: Pick<Config, 'concurrency' | 'boot'>): ProviderPlan {

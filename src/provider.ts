@@ -1,8 +1,8 @@
-import type { Ledger } from '../ledger/ledger.js';
-import type { CloudRecord, ReleaseOptions } from '../ledger/resources.js';
-import type { Shell } from '../shells/shell.js';
-import type { BootOptions, Config } from '../config/types.js';
-import type { BootOutcome } from '../boot/types.js';
+import type { Ledger } from './ledger/ledger.js';
+import type { CloudRecord, ReleaseOptions } from './ledger/resources.js';
+import type { Shell } from './shells/shell.js';
+import type { BootOptions, Config } from './config/types.js';
+import type { BootOutcome } from './boot/types.js';
 
 /** SnapshotInfo is a snapshot as a provider lists it. */
 export interface SnapshotInfo {
