@@ -2,7 +2,7 @@
 export const ExitCode = {
   /** Every selected snapshot met the policy. */
   Ok: 0,
-  /** At least one snapshot did not meet the policy. */
+  /** At least one snapshot did not meet the policy, or a covered volume has no snapshot within policy.rpo. */
   PolicyFailed: 1,
   /** Usage or configuration error: nothing was created. */
   Usage: 2,

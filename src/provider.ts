@@ -14,6 +14,9 @@ export interface SnapshotInfo {
   deviceName?: string;
   /** Key of a multi-volume snapshot set, when the snapshot belongs to one. */
   set?: string;
+  /** The account that owns it and its region (AWS). */
+  account?: string;
+  region?: string;
   tags: Record<string, string>;
   sizeBytes: number;
   /** The KMS key of an encrypted snapshot (AWS), "default" when EBS does not name it. */
@@ -109,6 +112,11 @@ export interface Provider {
   /** start creates run-wide resources (recorded in the ledger under owner "run") before any snapshot is restored; `expected` is how many snapshots will be verified. */
   start(ledger: Ledger, expected: number, signal: AbortSignal): Promise<void>;
   listSnapshots(): Promise<SnapshotInfo[]>;
+  /**
+   * Every completed snapshot of these volumes, for the RPO check: listSnapshots may list only what the selectors name
+   * (AWS: the ids asked for), not the newest snapshot of each volume. Unset: listSnapshots already lists every snapshot.
+   */
+  snapshotsOfVolumes?(volumeIds: string[]): Promise<SnapshotInfo[]>;
   restore(snapshot: SnapshotInfo, ctx: StageContext): Promise<RestoredVolume>;
   attach(volume: RestoredVolume, ctx: StageContext): Promise<AttachedVolume>;
   /** keepOnFailureMs is how long the restored volumes of a snapshot that failed are kept for forensics (keep-on-failure); undefined: not kept. */

@@ -47,6 +47,9 @@ export interface SelectionFlags {
   out?: string | undefined;
   concurrency?: number | undefined;
   format?: string[] | undefined;
+  evidence?: boolean | undefined;
+  signingKey?: string | undefined;
+  history?: string | undefined;
 }
 
 /** overridesOf turns the flags given into config overrides; flags not given leave the file's values alone. */
@@ -59,5 +62,8 @@ export function overridesOf(argv: SelectionFlags): ConfigOverrides {
   if (argv.concurrency !== undefined) o.concurrency = argv.concurrency;
   if (argv.format !== undefined) o.formats = argv.format.flatMap((f) => f.split(','));
   if (argv.id !== undefined) o.ids = argv.id;
+  if (argv.evidence) o.evidence = true;
+  if (argv.signingKey !== undefined) o.signingKey = argv.signingKey;
+  if (argv.history !== undefined) o.history = argv.history;
   return o;
 }

@@ -5,7 +5,9 @@ import { VERSION } from '../version.js';
 import { checksCommand } from './checks.js';
 import { EXIT_CODES, fail } from './common.js';
 import { diagnoseCommand } from './diagnose.js';
+import { evidenceCommand } from './evidence.js';
 import { gcCommand } from './gc.js';
+import { historyCommand } from './history.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
@@ -22,7 +24,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       .command(validateCommand)
       .command(diagnoseCommand)
       .command(gcCommand)
-      .demandCommand(1, 'name a command: run, plan, checks, validate, diagnose or gc')
+      .command(historyCommand)
+      .command(evidenceCommand)
+      .demandCommand(1, 'name a command: run, plan, checks, validate, diagnose, gc, history or evidence')
       .strict()
       .recommendCommands()
       .wrap(Math.min(100, process.stdout.columns || 100))

@@ -5,7 +5,8 @@ import { chooseProgressMode, createProgress, type Progress } from '../progress/p
 import type { RunReport } from '../report/types.js';
 import type { RunEvents } from '../run/events.js';
 import { executeRun, type RunOutcome } from '../run/run.js';
-import { jsonForTerminal, terminalSafe } from '../util/sanitize.js';
+import { renderTerminalSummary } from '../report/terminal.js';
+import { jsonForTerminal } from '../util/sanitize.js';
 import { EXIT_CODES, overridesOf, stateDirOf, stateDirOption, type ArgsOf } from './common.js';
 
 function builder(y: Argv) {
@@ -18,6 +19,9 @@ function builder(y: Argv) {
     .option('out', { alias: 'o', type: 'string', describe: 'Report directory (default ./reports); each run writes OUT/RUN-ID/' })
     .option('format', { type: 'string', array: true, describe: 'Report formats: html, json, junit (default all)' })
     .option('concurrency', { alias: 'j', type: 'number', describe: 'Snapshots verified at once (default: CPUs, at least 2)' })
+    .option('evidence', { type: 'boolean', describe: 'Also write a signed evidence pack into the run\'s report directory (output.evidence); check it with "snapdrill evidence verify DIR"' })
+    .option('signing-key', { type: 'string', describe: 'Ed25519 private key file (snapdrill evidence keygen) or KMS key ARN that signs the evidence pack (output.signingKey)' })
+    .option('history', { type: 'string', describe: 'History store: a directory or s3://bucket/prefix (output.history; default OUT/history)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the machine-readable summary on stdout (progress stays on stderr)' })
     .option('progress', { type: 'string', choices: ['auto', 'tty', 'plain', 'none'], default: 'auto', describe: 'Progress display on stderr: live list on a terminal, plain lines when not a TTY or CI is set' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
@@ -114,18 +118,13 @@ function bindEvents(progress: Progress): RunEvents {
   };
 }
 
-/** printOutcome prints the summary: as JSON on stdout with --json, else one line per verdict and harness error on stderr. */
-function printOutcome({ report, reportDir, files }: RunOutcome, json: boolean): void {
+/** printOutcome prints the summary: as JSON on stdout with --json, else the summary table on stderr. */
+function printOutcome({ report, reportDir, files, evidence }: RunOutcome, json: boolean): void {
   if (json) {
-    process.stdout.write(`${jsonForTerminal(jsonSummary(report, reportDir, files), 2)}\n`);
+    process.stdout.write(`${jsonForTerminal({ ...jsonSummary(report, reportDir, files), ...(evidence ? { evidence } : {}) }, 2)}\n`);
     return;
   }
-  const c = report.summary.byConsistency;
-  process.stderr.write(
-    `\n${report.summary.total} snapshot(s): ${c['application-consistent']} application-consistent, ${c['crash-consistent']} crash-consistent, ${c.corrupt} corrupt, ${c.unknown} unknown; ${report.summary.failed} failed the policy\n`,
-  );
-  for (const e of report.errors) process.stderr.write(`harness error (${e.code}): ${terminalSafe(e.message)}${e.remedy ? `\n  remedy: ${terminalSafe(e.remedy)}` : ''}\n`);
-  process.stderr.write(`report: ${files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir}\n`);
+  process.stderr.write(renderTerminalSummary(report, { reportFile: files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir, ...(evidence ? { evidence } : {}) }));
 }
 
 /** runSnapshots verifies what the config and flags select; the exit code is the report's. */

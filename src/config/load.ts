@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { schemaPath } from '../util/paths.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
-import type { AwsProviderConfig, Canary, Config, ReportFormat } from './types.js';
+import type { AwsProviderConfig, Canary, Config, PolicyRule, ReportFormat } from './types.js';
 
 /** CONFIG_SCHEMA is the file name of the configuration's JSON Schema under schemas/. */
 export const CONFIG_SCHEMA = 'config.schema.json';
@@ -74,8 +74,9 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
       checkMs: parseDuration(r.timeouts.check),
       snapshotMs: parseDuration(r.timeouts.snapshot),
     },
-    output: { dir: path.resolve(baseDir, r.output.dir as string), formats: r.output.formats as ReportFormat[] },
-    policy: r.policy as Config['policy'],
+    output: outputOptions(r.output as Record<string, any>, baseDir),
+    policy: policyOptions(r.policy as Record<string, any>),
+    notify: notifyOptions(r.notify as Record<string, any>),
     databases: (() => {
       const { startupTimeout, canaries, ...rest } = r.databases as Record<string, any>;
       return {
@@ -91,6 +92,41 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
   };
   if (where !== '(flags)') resolved.source = where;
   return resolved;
+}
+
+/** outputOptions types a validated output section: paths resolved (an s3:// history and a KMS key ARN are kept as they are). */
+function outputOptions(o: Record<string, any>, baseDir: string): Config['output'] {
+  const dir = path.resolve(baseDir, o.dir as string);
+  const history = o.history as string | undefined;
+  const key = o.signingKey as string | undefined;
+  return {
+    dir,
+    formats: o.formats as ReportFormat[],
+    history: history === undefined ? path.join(dir, 'history') : /^s3:\/\//.test(history) ? history : path.resolve(baseDir, history),
+    historyRuns: o.historyRuns as number,
+    evidence: o.evidence as boolean,
+    ...(key ? { signingKey: /^arn:aws[a-z-]*:kms:/.test(key) ? key : path.resolve(baseDir, key) } : {}),
+    ...(o.metrics ? { metrics: path.resolve(baseDir, o.metrics as string) } : {}),
+  };
+}
+
+/** policyOptions types a validated policy section: the RTO and RPO budgets in milliseconds. */
+function policyOptions(p: Record<string, any>): Config['policy'] {
+  const { rto, rpo, rules, ...rest } = p;
+  return {
+    ...(rest as Pick<Config['policy'], 'minimum' | 'allowUnknown'>),
+    rules: (rules as Record<string, any>[]).map(({ rto: ruleRto, ...r }) => ({ ...(r as Omit<PolicyRule, 'rtoMs'>), ...(ruleRto ? { rtoMs: parseDuration(ruleRto as string) } : {}) })),
+    ...(rto ? { rtoMs: parseDuration(rto as string) } : {}),
+    ...(rpo ? { rpoMs: parseDuration(rpo as string) } : {}),
+  };
+}
+
+/** notifyOptions types a validated notify section: the webhook's timeout in milliseconds. */
+function notifyOptions(n: Record<string, any>): Config['notify'] {
+  const { webhook, ...rest } = n;
+  if (!webhook) return rest as Config['notify'];
+  const { timeout, ...hook } = webhook as Record<string, any>;
+  return { ...(rest as Config['notify']), webhook: { ...(hook as { url: string }), timeoutMs: parseDuration(timeout as string) } };
 }
 
 /** awsProvider types a validated aws provider section: paths resolved, keepOnFailure in milliseconds. */
@@ -131,6 +167,9 @@ export interface ConfigOverrides {
   concurrency?: number;
   formats?: string[];
   ids?: string[];
+  evidence?: boolean;
+  signingKey?: string;
+  history?: string;
 }
 
 /** loadConfig reads the optional file, applies CLI overrides, validates the result and fills defaults. */
@@ -151,6 +190,9 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (overrides.out !== undefined) raw.output = { ...(raw.output ?? {}), dir: path.resolve(cwd, overrides.out) };
   if (overrides.formats !== undefined) raw.output = { ...(raw.output ?? {}), formats: overrides.formats };
   if (overrides.concurrency !== undefined) raw.concurrency = overrides.concurrency;
+  if (overrides.evidence) raw.output = { ...(raw.output ?? {}), evidence: true };
+  if (overrides.signingKey !== undefined) raw.output = { ...(raw.output ?? {}), signingKey: /^arn:/.test(overrides.signingKey) ? overrides.signingKey : path.resolve(cwd, overrides.signingKey) };
+  if (overrides.history !== undefined) raw.output = { ...(raw.output ?? {}), history: /^s3:\/\//.test(overrides.history) ? overrides.history : path.resolve(cwd, overrides.history) };
   if (overrides.ids !== undefined && overrides.ids.length > 0) raw.snapshots = [{ ids: overrides.ids }];
   if (!file && raw.provider === undefined) {
     throw new ConfigError('/provider', 'no provider: give a config file, or --provider local --catalog DIR');

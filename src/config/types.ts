@@ -64,10 +64,11 @@ export interface AwsProviderConfig {
 /** ProviderConfig is the discriminated union of provider settings. */
 export type ProviderConfig = LocalProviderConfig | AwsProviderConfig;
 
-/** PolicyRule overrides the minimum consistency for the snapshots it matches. */
+/** PolicyRule overrides the minimum consistency, the RTO budget, or both, for the snapshots it matches. */
 export interface PolicyRule {
   match: { ids?: string[]; tags?: Record<string, string> };
-  minimum: 'application-consistent' | 'crash-consistent';
+  minimum?: 'application-consistent' | 'crash-consistent';
+  rtoMs?: number;
 }
 
 /** Policy says which results fail the run. */
@@ -75,6 +76,35 @@ export interface Policy {
   minimum: 'application-consistent' | 'crash-consistent';
   allowUnknown: boolean;
   rules: PolicyRule[];
+  /** RTO budget: restore-to-verified time above it fails the snapshot. */
+  rtoMs?: number;
+  /** RPO budget: a covered volume without a completed snapshot newer than this fails the run. */
+  rpoMs?: number;
+}
+
+/** NotifyConfig says where alerts and CloudWatch metrics go after a run. */
+export interface NotifyConfig {
+  on: ('policy-failure' | 'harness-error' | 'recovery')[];
+  sns?: { topicArn: string };
+  eventBridge?: { busName?: string; source: string };
+  webhook?: { url: string; headers?: Record<string, string>; timeoutMs: number };
+  cloudwatch?: { namespace: string; dimensions?: Record<string, string> };
+  region?: string;
+  endpoint?: string;
+}
+
+/** OutputConfig says where reports, history, evidence and metrics go. */
+export interface OutputConfig {
+  dir: string;
+  formats: ReportFormat[];
+  /** A directory or s3://bucket/prefix; default DIR/history. */
+  history: string;
+  historyRuns: number;
+  evidence: boolean;
+  /** An Ed25519 PEM file (resolved) or a KMS key ARN. */
+  signingKey?: string;
+  /** Prometheus textfile path (resolved). */
+  metrics?: string;
 }
 
 /** Engine is a database engine snapdrill can find. */
@@ -137,8 +167,9 @@ export interface Config {
   concurrency: number;
   /** snapshotMs: the deadline of one snapshot (or set), from restore to boot test; past it, what is left does not run and the snapshot is unknown. */
   timeouts: { restoreMs: number; attachMs: number; checkMs: number; snapshotMs: number };
-  output: { dir: string; formats: ReportFormat[] };
+  output: OutputConfig;
   policy: Policy;
+  notify: NotifyConfig;
   databases: DatabaseOptions;
   boot: BootOptions;
   /** Where the file was read from, for relative paths and messages; undefined when built from flags only. */

@@ -1,7 +1,8 @@
+import { formatDuration } from '../util/duration.js';
 import type { PhaseKind } from '../judges/types.js';
 
 /** PhaseTiming is what the RTO reads of a phase (report/types.ts). */
-interface PhaseTiming {
+export interface PhaseTiming {
   kind: PhaseKind;
   startedAt: string;
   durationMs: number;
@@ -57,10 +58,5 @@ export function judgeRto(phases: readonly Pick<PhaseTiming, 'kind' | 'startedAt'
   };
 }
 
-/** fmt prints a duration for a reason line: 45 s, 12.5 min, 3.2 h. */
-export function fmt(ms: number): string {
-  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
-  if (ms < 2 * 3_600_000) return `${Math.round(ms / 6_000) / 10} min`;
-  if (ms < 3 * 86_400_000) return `${Math.round(ms / 360_000) / 10} h`;
-  return `${Math.round(ms / 8_640_000) / 10} days`;
-}
+/** fmt prints a duration for a reason line (util/duration.ts formatDuration). */
+export const fmt = formatDuration;

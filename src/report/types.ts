@@ -122,9 +122,9 @@ export interface RunReport {
   notifications?: NotificationOutcome[];
 }
 
-/** NotificationOutcome is one alert or metrics export after a run: sent, or why not. */
+/** NotificationOutcome is one step after a run (history, alert, metrics export, evidence pack): done, or why not. */
 export interface NotificationOutcome {
-  channel: 'sns' | 'eventbridge' | 'webhook' | 'cloudwatch' | 'prometheus';
+  channel: 'sns' | 'eventbridge' | 'webhook' | 'cloudwatch' | 'prometheus' | 'history' | 'evidence';
   target: string;
   ok: boolean;
   error?: string;

@@ -15,8 +15,8 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** writeReports renders every requested format into OUT/RUNID/ and points OUT/latest at it. */
-export function writeReports(report: RunReport, outDir: string, formats: ReportFormat[]): { dir: string; files: string[] } {
+/** writeReports renders every requested format into OUT/RUNID/ and points OUT/latest at it (unless told not to). */
+export function writeReports(report: RunReport, outDir: string, formats: ReportFormat[], opts: { latest?: boolean } = {}): { dir: string; files: string[] } {
   const dir = path.join(outDir, report.runId);
   mkdirSync(dir, { recursive: true });
   // Validate first: the JSON schema check guards every format against a malformed report.
@@ -27,6 +27,7 @@ export function writeReports(report: RunReport, outDir: string, formats: ReportF
     writeAtomic(file, f === 'json' ? json : f === 'html' ? renderHtml(report) : renderJunit(report));
     files.push(file);
   }
+  if (opts.latest === false) return { dir, files };
   const latest = path.join(outDir, 'latest');
   try {
     rmSync(latest, { force: true });

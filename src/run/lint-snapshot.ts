@@ -18,9 +18,10 @@ export async function lintSnapshot(cfg: Config, id: string, stateDir: string, si
       snapshots: [{ ids: [id] }],
       databases: { ...cfg.databases, enabled: false, canaries: [] },
       boot: { ...cfg.boot, enabled: false, lint: true },
-      output: { dir: out, formats: ['json'] },
+      output: { ...cfg.output, dir: out, formats: ['json'], history: path.join(out, 'history'), evidence: false },
+      notify: { on: [] },
     };
-    const { report } = await executeRun(c, { stateDir, events: {}, signal });
+    const { report } = await executeRun(c, { stateDir, events: {}, signal, record: false });
     const s = report.snapshots[0]!;
     if (s.error) throw new SnapshotUnusableError(s.error.code, `snapshot ${id} could not be linted: ${s.error.message}`, s.error.remedy);
     if (s.lint?.length) return s.lint;

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
+import { errorMessage } from '../errors.js';
 import { CheckRegistry } from '../checks/registry.js';
-import type { Config, Consistency } from '../config/types.js';
-import { ExitCode } from '../errors.js';
+import type { Config, SnapshotSelector } from '../config/types.js';
+import { judgeRpo } from '../judges/rpo.js';
+import { judgeRun } from '../judges/run.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createProvider } from '../providers/factory.js';
 import type { Provider } from '../provider.js';
@@ -12,12 +15,29 @@ import { VERSION } from '../version.js';
 import type { RunEvents } from './events.js';
 import type { HarnessErrorInfo, RunReport } from '../report/types.js';
 import { distinctErrors, teardownFailed } from './harness-errors.js';
+import { coveredVolumes } from './rpo.js';
 import { verifyAll } from './verify.js';
+import { FactLog, notify, packEvidence, recordHistory } from './after.js';
 
 /** newRunId makes a sortable, unique run id: UTC timestamp plus random suffix. */
 export function newRunId(now = new Date()): string {
   const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${ts}-${randomBytes(3).toString('hex')}`;
+}
+
+/** describeScope says what a run was asked to verify, in the config's words (for the auditor's summary). */
+export function describeScope(selectors: readonly SnapshotSelector[]): string[] {
+  if (!selectors.length) return ['every snapshot the provider lists'];
+  return selectors.map((s) =>
+    [
+      s.ids ? `snapshots ${s.ids.join(', ')}` : '',
+      s.volumeIds ? `volumes ${s.volumeIds.join(', ')}` : '',
+      s.tags ? `tagged ${Object.entries(s.tags).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`).join(', ')}` : '',
+      s.latestPerVolume ? `the latest ${s.latestPerVolume} per volume` : '',
+    ]
+      .filter(Boolean)
+      .join('; ') || 'every snapshot',
+  );
 }
 
 /** RunOptions are the per-invocation settings that are not part of the config. */
@@ -28,6 +48,8 @@ export interface RunOptions {
   runId?: string;
   /** Builds the provider; tests use it to point a provider at an emulator. Default: from the config. */
   providerFactory?: (config: Config, runId: string) => Provider;
+  /** False for a run that is not one of the nightly series (diagnose's lint): no history, alerts, metrics or evidence. */
+  record?: boolean;
 }
 
 /** RunOutcome is a finished run: its report and where the report files went. */
@@ -35,17 +57,23 @@ export interface RunOutcome {
   report: RunReport;
   reportDir: string;
   files: string[];
+  /** The signed evidence pack, when output.evidence asked for one: its manifest, or why it could not be written. */
+  evidence?: { manifest: string; files: number } | { error: string };
 }
 
 /** executeRun selects, verifies and reports; it creates nothing before the selection and preflight succeed. */
 export async function executeRun(config: Config, opts: RunOptions): Promise<RunOutcome> {
   const runId = opts.runId ?? newRunId();
+  const record = opts.record ?? true;
+  const facts = new FactLog();
   const startedAt = new Date();
   const provider = (opts.providerFactory ?? createProvider)(config, runId);
   const registry = CheckRegistry.load();
   const all = await provider.listSnapshots();
   const selected = selectSnapshots(all, config.snapshots, provider.describe());
   await provider.preflight();
+  // The RPO is judged at the start of the run, on what exists then (a snapshot made during the run does not count).
+  const rpo = config.policy.rpoMs === undefined ? undefined : judgeRpo(await coveredVolumes(provider, all, selected, config.snapshots), config.policy.rpoMs, startedAt);
 
   // The scratch root is recorded so gc accepts this run's paths (and only paths under it); cloud records are released by this provider.
   const releaseCloud = provider.releaseCloud?.bind(provider);
@@ -57,7 +85,7 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   const errors: HarnessErrorInfo[] = [];
   try {
     await provider.start(ledger, selected.length, opts.signal);
-    const out = await verifyAll(selected, { config, provider, registry, ledger, events: opts.events, signal: opts.signal });
+    const out = await verifyAll(selected, { config, provider, registry, ledger, events: opts.events, signal: opts.signal, ...(record && config.output.evidence ? { factLog: facts.add } : {}) });
     results = out.results;
     errors.push(...out.errors);
   } finally {
@@ -70,12 +98,9 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   }
 
   const interrupted = opts.signal.aborted;
-  const byConsistency: Record<Consistency, number> = { 'application-consistent': 0, 'crash-consistent': 0, corrupt: 0, unknown: 0 };
-  for (const r of results) byConsistency[r.consistency]++;
-  const failed = results.filter((r) => !r.policy.pass).length;
   // One line per distinct problem: an interruption is reported once, not once per snapshot.
   const distinct = distinctErrors(errors);
-  const exitCode = interrupted || distinct.length ? ExitCode.Infrastructure : failed ? ExitCode.PolicyFailed : ExitCode.Ok;
+  const run = judgeRun(results, rpo ?? [], distinct.length, interrupted);
   const finishedAt = new Date();
   const report: RunReport = {
     schemaVersion: 1,
@@ -87,19 +112,36 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
     host: os.hostname(),
     provider: { type: provider.type, source: provider.describe() },
     concurrency: config.concurrency,
-    policy: { minimum: config.policy.minimum, allowUnknown: config.policy.allowUnknown, rules: config.policy.rules.length },
-    interrupted,
-    exitCode,
-    summary: {
-      total: results.length,
-      passed: results.length - failed,
-      failed,
-      byConsistency,
-      checkTimeMs: results.reduce((n, r) => n + r.checks.reduce((m, c) => m + c.durationMs, 0), 0),
+    policy: {
+      minimum: config.policy.minimum,
+      allowUnknown: config.policy.allowUnknown,
+      rules: config.policy.rules.length,
+      ...(config.policy.rtoMs !== undefined ? { rtoMs: config.policy.rtoMs } : {}),
+      ...(config.policy.rpoMs !== undefined ? { rpoMs: config.policy.rpoMs } : {}),
     },
+    scope: describeScope(config.snapshots),
+    interrupted,
+    exitCode: run.exitCode,
+    summary: { ...run.summary, checkTimeMs: results.reduce((n, r) => n + r.checks.reduce((m, c) => m + c.durationMs, 0), 0) },
     errors: distinct,
     snapshots: results,
+    ...(rpo ? { rpo } : {}),
   };
+  if (!record) {
+    const written = writeReports(report, config.output.dir, config.output.formats, { latest: false });
+    return { report, reportDir: written.dir, files: written.files };
+  }
+  // After the verdicts, before the files: the report says what changed since the last run and what was sent.
+  const log = (line: string) => opts.events.message?.(line);
+  const reportDir = path.join(config.output.dir, runId);
+  const history = await recordHistory(report, config, log);
+  report.notifications = [history, ...(await notify(report, config, reportDir, log))];
   const { dir, files } = writeReports(report, config.output.dir, config.output.formats);
-  return { report, reportDir: dir, files };
+  if (!config.output.evidence) return { report, reportDir: dir, files };
+  try {
+    return { report, reportDir: dir, files, evidence: await packEvidence(report, config, dir, facts) };
+  } catch (e) {
+    log(`evidence pack: ${errorMessage(e)}`);
+    return { report, reportDir: dir, files, evidence: { error: errorMessage(e) } };
+  }
 }

@@ -55,6 +55,8 @@ export interface VerifyDeps {
   signal: AbortSignal;
   /** Bounds the boot tests in flight across all snapshots (boot.maxConcurrent). */
   bootSlots?: Semaphore;
+  /** Receives every check run with its raw facts (the evidence pack's fact logs). */
+  factLog?: (snapshotId: string, run: CheckRun) => void;
 }
 
 function summarizeRun(r: CheckRun): CheckRunSummary {
@@ -192,6 +194,7 @@ class Verification {
         this.clock.stopped.push(what);
       }
       this.checks.push(summarizeRun(run));
+      this.deps.factLog?.(this.snap.id, run);
       if (run.status === 'interrupted') throw new InterruptedError(String(signal.reason ?? 'signal'));
       return run;
     } finally {
@@ -409,7 +412,7 @@ class Verification {
   result(set?: SetVerdict): SnapshotResult {
     const snap = this.snap;
     const verdict = this.verdict();
-    const policy = evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries, { required: this.deps.config.boot.required, ...(this.boot ? { outcome: this.boot } : {}) });
+    const policy = evaluatePolicy(snap, verdict.consistency, this.deps.config.policy, this.canaries, { required: this.deps.config.boot.required, ...(this.boot ? { outcome: this.boot } : {}) }, this.phases);
     const boot = bootResult(this.boot);
     return {
       id: snap.id,

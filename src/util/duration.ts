@@ -1,7 +1,7 @@
-/** DURATION_PATTERN is the accepted spelling of a duration in config files: an integer with a unit (ms, s, m, h). */
-export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h)$';
+/** DURATION_PATTERN is the accepted spelling of a duration in config files: an integer with a unit (ms, s, m, h, d). */
+export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** parseDuration turns "90s", "5m", "1h" or a number of seconds into milliseconds. */
 export function parseDuration(value: string | number): number {
@@ -9,8 +9,8 @@ export function parseDuration(value: string | number): number {
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`invalid duration ${value}`);
     return value * 1000;
   }
-  const m = /^([0-9]+)(ms|s|m|h)$/.exec(value.trim());
-  if (!m) throw new RangeError(`invalid duration "${value}": use a number with ms, s, m or h, e.g. 90s or 5m`);
+  const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(value.trim());
+  if (!m) throw new RangeError(`invalid duration "${value}": use a number with ms, s, m, h or d, e.g. 90s, 5m or 26h`);
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 

@@ -72,7 +72,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
     if (e.keyword === 'additionalProperties') message = `unknown key "${String(params.additionalProperty)}"`;
     else if (e.keyword === 'enum') message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     else if (e.keyword === 'const') message = `must be ${JSON.stringify(params.allowedValue)}`;
-    else if (e.keyword === 'pattern' && String(params.pattern).includes('(ms|s|m|h)')) message = 'must be a duration such as 500ms, 90s, 5m or 1h';
+    else if (e.keyword === 'pattern' && String(params.pattern).includes('(ms|s|m|h')) message = 'must be a duration such as 500ms, 90s, 5m, 1h or 2d';
     else if (e.keyword === 'discriminator') message = `must name a known provider type (${String(params.tagValue ?? '')} is not one)`;
     const key = `${p}\u0000${message}`;
     if (seen.has(key)) continue;

@@ -42,7 +42,7 @@ policy:
     expect(cfg.snapshots).toHaveLength(2);
     expect(cfg.concurrency).toBe(3);
     expect(cfg.timeouts).toEqual({ checkMs: 90_000, restoreMs: 300_000, attachMs: 120_000, snapshotMs: 2 * 3_600_000 });
-    expect(cfg.output).toEqual({ dir: path.join(path.dirname(file), 'out'), formats: ['json'] });
+    expect(cfg.output).toEqual({ dir: path.join(path.dirname(file), 'out'), formats: ['json'], history: path.join(path.dirname(file), 'out', 'history'), historyRuns: 90, evidence: false });
     expect(cfg.policy.minimum).toBe('application-consistent');
     expect(cfg.policy.allowUnknown).toBe(false);
   });
@@ -84,7 +84,7 @@ policy:
   it('explains a malformed duration', () => {
     expect(issuesOf('provider: {type: local, catalog: /x}\ntimeouts: {check: 5 minutes}\n')).toContainEqual({
       path: '/timeouts/check',
-      message: 'must be a duration such as 500ms, 90s, 5m or 1h',
+      message: 'must be a duration such as 500ms, 90s, 5m, 1h or 2d',
     });
   });
 

@@ -10,7 +10,7 @@ describe('parseDuration', () => {
     expect(parseDuration(2)).toBe(2000);
   });
   it('rejects spellings it does not know, saying how to write one', () => {
-    expect(() => parseDuration('5 minutes')).toThrow(/use a number with ms, s, m or h/);
+    expect(() => parseDuration('5 minutes')).toThrow(/use a number with ms, s, m, h or d/);
     expect(() => parseDuration('-1s')).toThrow(RangeError);
   });
   it('formats for humans', () => {

@@ -13,7 +13,7 @@ import { runLibraryCommand } from '../../checks/runner.js';
 import type { AttachedVolume, BootRequest, ConsoleCapture, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../../provider.js';
 import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
 import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
-import { listAwsSnapshots, originOf } from './snapshots.js';
+import { listAwsSnapshots, listVolumeSnapshots, originOf } from './snapshots.js';
 import { awsPlan } from './plan.js';
 import { collectAwsGarbage, type AwsLeftover } from './gc.js';
 import { fetchInstanceConsole } from './diagnose.js';
@@ -111,6 +111,11 @@ export class AwsProvider implements Provider {
 
   async listSnapshots(): Promise<SnapshotInfo[]> {
     return listAwsSnapshots(this.ec2, this.cfg.region, this.selectors);
+  }
+
+  /** snapshotsOfVolumes lists every completed snapshot of the volumes (the RPO check's inventory). */
+  async snapshotsOfVolumes(volumeIds: string[]): Promise<SnapshotInfo[]> {
+    return listVolumeSnapshots(this.ec2, this.cfg.region, volumeIds);
   }
 
   /** plan estimates the volumes, helpers and boot tests a run over the selected snapshots would create, and names each snapshot's origin. */

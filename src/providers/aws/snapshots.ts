@@ -36,6 +36,8 @@ export function toSnapshotInfo(s: Snapshot, region: string): SnapshotInfo {
     sizeBytes: (s.VolumeSize ?? 0) * 2 ** 30,
   };
   if (s.VolumeId && s.VolumeId !== 'vol-ffffffff') info.volumeId = s.VolumeId;
+  if (s.OwnerId) info.account = s.OwnerId;
+  info.region = region;
   if (s.StartTime) info.startTime = s.StartTime.toISOString();
   if (s.Encrypted) info.kmsKeyId = s.KmsKeyId ?? 'default';
   const ami = tags['snapdrill:source-ami'] ?? /\bfor (ami-[0-9a-f]{8,17})\b/.exec(s.Description ?? '')?.[1];
@@ -91,4 +93,17 @@ export async function listAwsSnapshots(api: Ec2Api, region: string, selectors: S
     throw e instanceof SnapshotNotFoundError ? e : awsError(e, where);
   }
   return [...seen.values()].sort((a, b) => (a.StartTime?.getTime() ?? 0) - (b.StartTime?.getTime() ?? 0) || (a.SnapshotId ?? '').localeCompare(b.SnapshotId ?? '')).map((s) => toSnapshotInfo(s, region));
+}
+
+/** listVolumeSnapshots lists every completed snapshot of some volumes (200 volume ids per call), for the RPO check. */
+export async function listVolumeSnapshots(api: Ec2Api, region: string, volumeIds: string[]): Promise<SnapshotInfo[]> {
+  const out: Snapshot[] = [];
+  try {
+    for (let i = 0; i < volumeIds.length; i += 200) {
+      out.push(...(await api.describeSnapshots({ filters: [{ Name: 'status', Values: ['completed'] }, { Name: 'volume-id', Values: volumeIds.slice(i, i + 200) }] })));
+    }
+  } catch (e) {
+    throw awsError(e, `region ${region}`);
+  }
+  return out.map((s) => toSnapshotInfo(s, region));
 }
