@@ -39,7 +39,7 @@ describe('snapdrill CLI', () => {
     const r = cli(['validate', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('/snapshots/0/tags: must be object');
-    expect(r.stderr).toContain('/timeouts/check: must be a duration such as 500ms, 90s, 5m or 1h');
+    expect(r.stderr).toContain('/timeouts/check: must be a duration such as 500ms, 90s, 5m, 1h or 2d');
     writeFileSync(file, 'provider: {type: local, catalog: /x}\n');
     expect(cli(['validate', file])).toMatchObject({ code: 0 });
   });
