@@ -9,9 +9,11 @@ source scripts/as-root.sh
 
 # Debian packages: the filesystem and database tools the checks run (the local provider's helper is
 # this machine), the partitioning tools the fixtures use, QEMU and OVMF for boot tests, and debootstrap
-# plus GRUB's images and mtools to build the bootable fixture disk.
+# plus GRUB's images and mtools to build the bootable fixture disk; Chromium to test the HTML report in
+# a real browser (playwright-core drives it) and Prometheus for promtool, which checks the metrics file.
 APT_PACKAGES=(e2fsprogs xfsprogs util-linux fdisk gdisk coreutils psmisc sqlite3 postgresql postgresql-contrib mariadb-server openssh-server openssh-client
-  qemu-system-x86 qemu-utils ovmf debootstrap grub-pc-bin grub-efi-amd64-bin grub-common mtools dosfstools cpio zstd lz4 xz-utils iproute2)
+  qemu-system-x86 qemu-utils ovmf debootstrap grub-pc-bin grub-efi-amd64-bin grub-common mtools dosfstools cpio zstd lz4 xz-utils iproute2
+  chromium prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
