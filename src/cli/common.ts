@@ -8,7 +8,8 @@ import { terminalSafe } from '../util/sanitize.js';
 export const EXIT_CODES = `Exit codes:
   0  every snapshot met the policy
   1  at least one snapshot did not meet the policy
-     (corrupt, unknown, or below the required consistency)
+     (corrupt, unknown, below the required consistency, or over the RTO),
+     or a covered volume has no snapshot within the RPO
   2  usage or configuration error; nothing was created
   3  the harness could not complete (infrastructure error, or interrupted);
      what it created is removed, or recorded for "snapdrill gc"`;
