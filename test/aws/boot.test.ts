@@ -1,34 +1,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeVolumesCommand, TerminateInstancesCommand, type EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DescribeImagesCommand, DescribeInstancesCommand, TerminateInstancesCommand, type EC2ClientConfig } from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
 import { InfraError } from '../../src/errors.js';
 import { bootTestAws, type AwsBootSpec } from '../../src/providers/aws/boot.js';
 import { sdkEc2Api, type Ec2Api } from '../../src/providers/aws/ec2.js';
 import { TAG } from '../../src/providers/aws/tags.js';
-import { consoleOutput, consoleScreenshot, ec2Error, instanceStatusChecks, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
-import { JPEG_BASE64 } from './fault-proxy.js';
-import { ec2For, startMoto, type MotoServer } from './moto.js';
+import { consoleOutput, consoleScreenshot, ec2Error, instanceStatusChecks, JPEG_BASE64, throttle } from './fault-proxy.js';
+import { useEmulator } from './use-emulator.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** A real EC2 system log of a boot that drops to emergency mode (fstab names a device that is not there). */
 const FSTAB_TRANSCRIPT = readFileSync(path.join(ROOT, 'test/golden/console/published/fstab-missing-device-2.txt'), 'utf8');
 const ENA_MESSAGE = "Enhanced networking with the Elastic Network Adapter (ENA) is required for the 'm6i.large' instance type. Ensure that you are using an AMI that is enabled for ENA.";
 
-let moto: MotoServer;
-let proxy: FaultProxy;
-let direct: EC2Client;
+const emu = useEmulator();
 
 type Record_ = { kind: 'aws-image' | 'aws-instance'; id: string };
-
-async function snapshots(n: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8 }))).VolumeId!;
-    out.push((await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!);
-  }
-  return out;
-}
 
 const spec = (root: string, extra: Partial<AwsBootSpec> = {}): AwsBootSpec => ({
   runId: 'run-boot',
@@ -45,26 +33,25 @@ const spec = (root: string, extra: Partial<AwsBootSpec> = {}): AwsBootSpec => ({
 /** boot runs bootTestAws through the fault proxy and returns the outcome with what it recorded, in order. */
 async function boot(s: AwsBootSpec, client: Partial<EC2ClientConfig> = {}, wrap: (api: Ec2Api) => Ec2Api = (a) => a, signal?: AbortSignal) {
   const records: Record_[] = [];
-  const api = wrap(sdkEc2Api(ec2For(proxy.endpoint, client)));
+  const api = wrap(emu.ec2Api(client));
   const outcome = await bootTestAws(api, s, { onCreated: (r) => records.push(r) }, signal);
   return { outcome, records };
 }
 
 /** release does what the caller's ledger does with the records: terminate the instance, deregister the image (straight to moto). */
 async function release(records: Record_[]): Promise<void> {
-  const api = sdkEc2Api(direct);
+  const api = sdkEc2Api(emu.direct);
   await api.terminateInstances(records.filter((r) => r.kind === 'aws-instance').map((r) => r.id));
   for (const r of records.filter((x) => x.kind === 'aws-image')) await api.deregisterImage(r.id);
 }
 
 /** expectClean asserts moto holds no live snapdrill instance, no snapdrill volume and no registered image. */
 async function expectClean(): Promise<void> {
-  const inst = await direct.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }));
+  const inst = await emu.direct.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }));
   const live = (inst.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => !['shutting-down', 'terminated'].includes(i.State?.Name ?? ''));
   expect(live.map((i) => i.InstanceId)).toEqual([]);
-  const vols = await direct.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }));
-  expect((vols.Volumes ?? []).map((v) => v.VolumeId)).toEqual([]);
-  const images = await direct.send(new DescribeImagesCommand({ Owners: ['self'] }));
+  expect((await emu.taggedVolumes()).map((v) => v.VolumeId)).toEqual([]);
+  const images = await emu.direct.send(new DescribeImagesCommand({ Owners: ['self'] }));
   expect((images.Images ?? []).map((i) => i.ImageId)).toEqual([]);
 }
 
@@ -80,29 +67,15 @@ function tagSpecs(params: URLSearchParams): Record<string, Record<string, string
 }
 
 const paramsOf = (action: string) => {
-  const calls = proxy.calls.filter((c) => c.action === action);
+  const calls = emu.proxy.calls.filter((c) => c.action === action);
   expect(calls).toHaveLength(1);
   return calls[0]!.params!;
 };
 
 describe('AWS boot test of a restored snapshot, against moto behind the fault proxy', () => {
-  beforeAll(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-    direct = ec2For(moto.endpoint);
-  }, 60_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    proxy.reset();
-  });
-
   it('registers an image from the snapshots, boots it, waits for both checks, collects console and screenshot; release leaves nothing', async () => {
-    const [root, d1, d2] = await snapshots(3);
-    proxy.addRule(consoleScreenshot(JPEG_BASE64));
+    const [root, d1, d2] = await emu.snapshots(3);
+    emu.proxy.addRule(consoleScreenshot(JPEG_BASE64));
     const { outcome, records } = await boot(spec(root!, { dataSnapshotIds: [d1!, d2!], bootMode: 'uefi' }));
 
     expect(outcome).toMatchObject({ result: 'boots', mode: 'ec2', platform: 'm6i.large', screenshotJpegBase64: JPEG_BASE64 });
@@ -157,23 +130,23 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
     const runTags = tagSpecs(run);
     expect(Object.keys(runTags).sort()).toEqual(['instance', 'volume']);
     for (const t of Object.values(runTags)) expect(t).toEqual(imageTags);
-    expect(proxy.count('CreateTags')).toBe(0);
+    expect(emu.proxy.count('CreateTags')).toBe(0);
 
     expect(paramsOf('GetConsoleOutput').get('Latest')).toBe('true');
     expect(paramsOf('GetConsoleScreenshot').get('WakeUp')).toBe('true');
     expect(paramsOf('DescribeInstanceStatus').get('IncludeAllInstances')).toBe('true');
     // Nothing was removed inside the boot test: that is the caller's ledger's job.
-    expect(proxy.count(/^(TerminateInstances|DeregisterImage)$/)).toBe(0);
+    expect(emu.proxy.count(/^(TerminateInstances|DeregisterImage)$/)).toBe(0);
 
-    const inst = await direct.send(new DescribeInstancesCommand({ InstanceIds: [records[1]!.id] }));
+    const inst = await emu.direct.send(new DescribeInstancesCommand({ InstanceIds: [records[1]!.id] }));
     expect(inst.Reservations![0]!.Instances![0]!.State?.Name).toBe('running');
     await release(records);
     await expectClean();
   });
 
   it('GIVEN an impaired instance status check THEN fails-to-boot naming it, with the console transcript and the screenshot', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(instanceStatusChecks({ instance: 'impaired' }), consoleOutput(FSTAB_TRANSCRIPT), consoleScreenshot(JPEG_BASE64));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(instanceStatusChecks({ instance: 'impaired' }), consoleOutput(FSTAB_TRANSCRIPT), consoleScreenshot(JPEG_BASE64));
     const { outcome, records } = await boot(spec(root!));
 
     expect(outcome.result).toBe('fails-to-boot');
@@ -190,8 +163,8 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
   });
 
   it('GIVEN an impaired system status check THEN fails-to-boot naming the system check', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(instanceStatusChecks({ system: 'impaired', instance: 'initializing' }), consoleScreenshot(JPEG_BASE64));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(instanceStatusChecks({ system: 'impaired', instance: 'initializing' }), consoleScreenshot(JPEG_BASE64));
     const { outcome, records } = await boot(spec(root!));
     expect(outcome).toMatchObject({ result: 'fails-to-boot', reason: 'system status check impaired' });
     await release(records);
@@ -199,8 +172,8 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
   });
 
   it('GIVEN RunInstances refuses the image for lack of ENA THEN fails-to-boot with the launch error, and the image is recorded for release', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(ec2Error('RunInstances', 'InvalidParameterCombination', ENA_MESSAGE));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(ec2Error('RunInstances', 'InvalidParameterCombination', ENA_MESSAGE));
     const { outcome, records } = await boot(spec(root!, { enaSupport: false }));
 
     expect(outcome).toMatchObject({ result: 'fails-to-boot', mode: 'ec2', platform: 'm6i.large', console: '', milestones: [] });
@@ -209,25 +182,25 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
     expect(paramsOf('RegisterImage').get('EnaSupport')).toBe('false');
     expect(records.map((r) => r.kind)).toEqual(['aws-image']);
     // No instance: nothing to ask for a console.
-    expect(proxy.count(/^(DescribeInstanceStatus|GetConsoleOutput|GetConsoleScreenshot)$/)).toBe(0);
+    expect(emu.proxy.count(/^(DescribeInstanceStatus|GetConsoleOutput|GetConsoleScreenshot)$/)).toBe(0);
     await release(records);
     await expectClean();
   });
 
   it('GIVEN RegisterImage refuses the boot mode THEN fails-to-boot with the launch error and nothing was created', async () => {
-    const [root] = await snapshots(1);
+    const [root] = await emu.snapshots(1);
     const msg = "The boot mode 'uefi' is not supported for architecture 'arm64' with this root device.";
-    proxy.addRule(ec2Error('RegisterImage', 'InvalidParameterValue', msg));
+    emu.proxy.addRule(ec2Error('RegisterImage', 'InvalidParameterValue', msg));
     const { outcome, records } = await boot(spec(root!, { architecture: 'arm64', bootMode: 'uefi', instanceType: 'm7g.large' }));
     expect(outcome).toMatchObject({ result: 'fails-to-boot', platform: 'm7g.large', launchError: { code: 'InvalidParameterValue', message: msg } });
     expect(records).toEqual([]);
-    expect(proxy.count('RunInstances')).toBe(0);
+    expect(emu.proxy.count('RunInstances')).toBe(0);
     await expectClean();
   });
 
   it('GIVEN the status checks never get ok THEN fails-to-boot at the timeout, console still collected, a screenshot failure noted not thrown', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(
       instanceStatusChecks({ system: 'initializing', instance: 'initializing' }),
       ec2Error('GetConsoleScreenshot', 'UnsupportedOperation', 'This instance type does not support console screenshots.'),
     );
@@ -243,21 +216,21 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
     expect(outcome.screenshotJpegBase64).toBeUndefined();
     expect(outcome.milestones.map((m) => m.name)).toEqual(['launched', 'running']);
     // Polled about every pollMs, not in a tight loop.
-    expect(proxy.count('DescribeInstanceStatus')).toBeGreaterThanOrEqual(5);
-    expect(proxy.count('DescribeInstanceStatus')).toBeLessThanOrEqual(12);
+    expect(emu.proxy.count('DescribeInstanceStatus')).toBeGreaterThanOrEqual(5);
+    expect(emu.proxy.count('DescribeInstanceStatus')).toBeLessThanOrEqual(12);
     await release(records);
     await expectClean();
   });
 
   it('GIVEN the instance terminates during boot THEN fails-to-boot with its state reason, console still collected', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(consoleScreenshot(JPEG_BASE64));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(consoleScreenshot(JPEG_BASE64));
     // The guest powers off right after launch (InstanceInitiatedShutdownBehavior terminate): moto terminates it.
     const dies = (api: Ec2Api): Ec2Api => ({
       ...api,
       async runInstance(i) {
         const id = await api.runInstance(i);
-        await direct.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+        await emu.direct.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
         return id;
       },
     });
@@ -271,10 +244,10 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
   });
 
   it('GIVEN RunInstances is not permitted THEN an aws-permission InfraError is thrown, the image recorded for release', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(ec2Error('RunInstances', 'UnauthorizedOperation', 'You are not authorized to perform this operation. Encoded authorization failure message: abc', 403));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(ec2Error('RunInstances', 'UnauthorizedOperation', 'You are not authorized to perform this operation. Encoded authorization failure message: abc', 403));
     const records: Record_[] = [];
-    const err = await bootTestAws(sdkEc2Api(ec2For(proxy.endpoint)), spec(root!), { onCreated: (r) => records.push(r) }).catch((e: unknown) => e);
+    const err = await bootTestAws(emu.ec2Api(), spec(root!), { onCreated: (r) => records.push(r) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect(err).toMatchObject({ code: 'aws-permission', transient: false });
     expect((err as Error).message).toMatch(/^not allowed: You are not authorized/);
@@ -284,23 +257,23 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
   });
 
   it('GIVEN RegisterImage stays throttled past the retries THEN a transient InfraError is thrown, nothing created', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(throttle('RegisterImage'));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(throttle('RegisterImage'));
     const records: Record_[] = [];
-    const err = await bootTestAws(sdkEc2Api(ec2For(proxy.endpoint, { maxAttempts: 2 })), spec(root!), { onCreated: (r) => records.push(r) }).catch((e: unknown) => e);
+    const err = await bootTestAws(emu.ec2Api({ maxAttempts: 2 }), spec(root!), { onCreated: (r) => records.push(r) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InfraError);
     expect(err).toMatchObject({ code: 'aws-error', transient: true });
     expect((err as Error).message).toMatch(/^RequestLimitExceeded/);
-    expect(proxy.count('RegisterImage')).toBe(2); // the SDK retried, then gave up
+    expect(emu.proxy.count('RegisterImage')).toBe(2); // the SDK retried, then gave up
     expect(records).toEqual([]);
     await expectClean();
   });
 
   it('GIVEN DescribeInstanceStatus is not permitted THEN the InfraError is thrown (not a fails-to-boot), both resources recorded', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(ec2Error('DescribeInstanceStatus', 'UnauthorizedOperation', 'You are not authorized to perform this operation.', 403));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(ec2Error('DescribeInstanceStatus', 'UnauthorizedOperation', 'You are not authorized to perform this operation.', 403));
     const records: Record_[] = [];
-    const err = await bootTestAws(sdkEc2Api(ec2For(proxy.endpoint)), spec(root!), { onCreated: (r) => records.push(r) }).catch((e: unknown) => e);
+    const err = await bootTestAws(emu.ec2Api(), spec(root!), { onCreated: (r) => records.push(r) }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'aws-permission' });
     expect(records.map((r) => r.kind)).toEqual(['aws-image', 'aws-instance']);
     await release(records);
@@ -308,8 +281,8 @@ describe('AWS boot test of a restored snapshot, against moto behind the fault pr
   });
 
   it('GIVEN the run is interrupted during the wait THEN the outcome is error (interrupted) at once, resources recorded', async () => {
-    const [root] = await snapshots(1);
-    proxy.addRule(instanceStatusChecks({ system: 'initializing', instance: 'initializing' }));
+    const [root] = await emu.snapshots(1);
+    emu.proxy.addRule(instanceStatusChecks({ system: 'initializing', instance: 'initializing' }));
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
     const started = Date.now();

@@ -1,5 +1,5 @@
 // Proves the AWS test infrastructure (moto + fault proxy) works for real: no mocks, a real moto server.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   AttachVolumeCommand,
   CreateVolumeCommand,
@@ -14,11 +14,11 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { ec2For, fakeCredentials, ssmFor, startMoto, type MotoServer } from './moto.js';
-import { delay, ec2Error, ssmJson, ssmSequence, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
+import { ec2For, fakeCredentials, ssmFor } from './moto.js';
+import { delay, ec2Error, ssmJson, ssmSequence, startFaultProxy, throttle } from './fault-proxy.js';
+import { useEmulator } from './use-emulator.js';
 
-let moto: MotoServer;
-let proxy: FaultProxy;
+const emu = useEmulator({ seed: 42 });
 const clients: Array<EC2Client | SSMClient> = [];
 
 /** Clients made through these helpers are destroyed after each test (fresh adaptive-retry state per test). */
@@ -55,22 +55,11 @@ async function launchInstance(client: EC2Client): Promise<string> {
   return run.Instances![0]!.InstanceId!;
 }
 
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint, { seed: 42 });
-});
-
 afterAll(async () => {
-  await proxy?.stop();
-  const pid = moto?.pid;
-  await moto?.stop();
-  // The moto process is really gone (not merely asked to stop).
-  if (pid) expect(() => process.kill(pid, 0)).toThrow();
-});
-
-beforeEach(async () => {
-  await moto.reset();
-  proxy.reset();
+  // Before useEmulator's own afterAll: stop it here (stop is idempotent) to see that the moto process is really gone.
+  const pid = emu.moto.pid;
+  await emu.stop();
+  expect(() => process.kill(pid, 0)).toThrow();
 });
 
 afterEach(() => {
@@ -79,10 +68,10 @@ afterEach(() => {
 
 describe('moto', () => {
   it('creates a tagged volume, finds it by tag filter, and reset() clears it', async () => {
-    expect(moto.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(emu.moto.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(process.env.AWS_EC2_METADATA_DISABLED).toBe('true');
     expect(fakeCredentials.accessKeyId).toBe('AKIAFAKEFAKEFAKE');
-    const client = ec2(moto.endpoint);
+    const client = ec2(emu.moto.endpoint);
     const created = await client.send(
       new CreateVolumeCommand({
         AvailabilityZone: 'us-east-1a',
@@ -109,7 +98,7 @@ describe('moto', () => {
     const tags = Object.fromEntries((found.Volumes![0]!.Tags ?? []).map((t) => [t.Key, t.Value]));
     expect(tags).toEqual({ [RUN_TAG]: 'run-a', 'snapdrill:expires-at': '2030-01-01T00:00:00Z' });
 
-    await moto.reset();
+    await emu.moto.reset();
     const after = await client.send(new DescribeVolumesCommand({}));
     expect(after.Volumes ?? []).toEqual([]);
   });
@@ -117,71 +106,71 @@ describe('moto', () => {
 
 describe('fault proxy', () => {
   it('forwards to moto and counts DescribeVolumes calls', async () => {
-    const client = ec2(proxy.endpoint);
+    const client = ec2(emu.proxy.endpoint);
     await client.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 2 }));
     for (let i = 0; i < 3; i++) {
       const res = await client.send(new DescribeVolumesCommand({}));
       expect(res.Volumes).toHaveLength(1);
     }
-    expect(proxy.count('DescribeVolumes')).toBe(3);
-    expect(proxy.count('CreateVolume')).toBe(1);
-    expect(proxy.calls.map((c) => c.action)).toEqual(['CreateVolume', 'DescribeVolumes', 'DescribeVolumes', 'DescribeVolumes']);
-    expect(proxy.calls.every((c) => c.outcome === 'forwarded' && c.status === 200 && typeof c.at === 'number')).toBe(true);
+    expect(emu.proxy.count('DescribeVolumes')).toBe(3);
+    expect(emu.proxy.count('CreateVolume')).toBe(1);
+    expect(emu.proxy.calls.map((c) => c.action)).toEqual(['CreateVolume', 'DescribeVolumes', 'DescribeVolumes', 'DescribeVolumes']);
+    expect(emu.proxy.calls.every((c) => c.outcome === 'forwarded' && c.status === 200 && typeof c.at === 'number')).toBe(true);
   });
 
   it('throttles twice: adaptive retry (maxAttempts 5) succeeds after 3 calls; maxAttempts 1 fails with RequestLimitExceeded', async () => {
-    proxy.addRule(throttle('DescribeVolumes', { times: 2 }));
-    const patient = ec2(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 5 });
+    emu.proxy.addRule(throttle('DescribeVolumes', { times: 2 }));
+    const patient = ec2(emu.proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 5 });
     const res = await patient.send(new DescribeVolumesCommand({}));
     expect(res.Volumes).toEqual([]);
-    expect(proxy.count('DescribeVolumes')).toBe(3);
-    expect(proxy.calls.map((c) => c.status)).toEqual([503, 503, 200]);
+    expect(emu.proxy.count('DescribeVolumes')).toBe(3);
+    expect(emu.proxy.calls.map((c) => c.status)).toEqual([503, 503, 200]);
     expect(res.$metadata.attempts).toBe(3);
-    expect(proxy.rules).toHaveLength(0); // the rule expired
+    expect(emu.proxy.rules).toHaveLength(0); // the rule expired
 
-    proxy.addRule(throttle('DescribeVolumes', { times: 1 }));
-    const impatient = ec2(proxy.endpoint, { maxAttempts: 1 });
+    emu.proxy.addRule(throttle('DescribeVolumes', { times: 1 }));
+    const impatient = ec2(emu.proxy.endpoint, { maxAttempts: 1 });
     const err = await rejection(impatient.send(new DescribeVolumesCommand({})));
     expect(err.name).toBe('RequestLimitExceeded');
     expect(err.message).toBe('Request limit exceeded.');
     expect(err.$metadata?.httpStatusCode).toBe(503);
-    expect(proxy.count('DescribeVolumes')).toBe(4);
+    expect(emu.proxy.count('DescribeVolumes')).toBe(4);
   });
 
   it('throttles SSM with ThrottlingException', async () => {
-    proxy.addRule(throttle(/^(SendCommand|ListCommands)$/, { times: 1 }));
-    const err = await rejection(ssm(proxy.endpoint, { maxAttempts: 1 }).send(new SendCommandCommand({ InstanceIds: ['i-0123456789abcdef0'], DocumentName: 'AWS-RunShellScript' })));
+    emu.proxy.addRule(throttle(/^(SendCommand|ListCommands)$/, { times: 1 }));
+    const err = await rejection(ssm(emu.proxy.endpoint, { maxAttempts: 1 }).send(new SendCommandCommand({ InstanceIds: ['i-0123456789abcdef0'], DocumentName: 'AWS-RunShellScript' })));
     expect(err.name).toBe('ThrottlingException');
     expect(err.message).toBe('Rate exceeded');
     expect(err.$metadata?.httpStatusCode).toBe(400);
   });
 
   it('surfaces a scripted EC2 error (VolumeInUse) by name, without moto seeing the call', async () => {
-    const client = ec2(proxy.endpoint, { maxAttempts: 1 });
+    const client = ec2(emu.proxy.endpoint, { maxAttempts: 1 });
     const instanceId = await launchInstance(client);
     const vol = await client.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }));
-    proxy.addRule(ec2Error('AttachVolume', 'VolumeInUse', `vol ${vol.VolumeId} is already attached to an instance`));
+    emu.proxy.addRule(ec2Error('AttachVolume', 'VolumeInUse', `vol ${vol.VolumeId} is already attached to an instance`));
     const err = await rejection(client.send(new AttachVolumeCommand({ VolumeId: vol.VolumeId, InstanceId: instanceId, Device: '/dev/sdf' })));
     expect(err.name).toBe('VolumeInUse');
     expect(err.message).toContain('already attached');
     expect(err.$metadata?.httpStatusCode).toBe(400);
-    expect(proxy.calls.at(-1)).toMatchObject({ action: 'AttachVolume', outcome: 'injected', status: 400 });
+    expect(emu.proxy.calls.at(-1)).toMatchObject({ action: 'AttachVolume', outcome: 'injected', status: 400 });
     // moto never received the attach: the volume is still available.
     const d = await client.send(new DescribeVolumesCommand({ VolumeIds: [vol.VolumeId!] }));
     expect(d.Volumes?.[0]?.State).toBe('available');
   });
 
   it('passes SendCommand through to moto and scripts GetCommandInvocation and DescribeInstanceInformation', async () => {
-    const instanceId = await launchInstance(ec2(moto.endpoint));
-    const client = ssm(proxy.endpoint, { maxAttempts: 1 });
+    const instanceId = await launchInstance(ec2(emu.moto.endpoint));
+    const client = ssm(emu.proxy.endpoint, { maxAttempts: 1 });
     const sent = await client.send(
       new SendCommandCommand({ InstanceIds: [instanceId], DocumentName: 'AWS-RunShellScript', Parameters: { commands: ['echo hello'] } }),
     );
     const commandId = sent.Command?.CommandId;
     expect(commandId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(proxy.calls.at(-1)).toMatchObject({ action: 'SendCommand', outcome: 'forwarded', status: 200 });
+    expect(emu.proxy.calls.at(-1)).toMatchObject({ action: 'SendCommand', outcome: 'forwarded', status: 200 });
 
-    proxy.addRule(
+    emu.proxy.addRule(
       ...ssmSequence('GetCommandInvocation', [
         (req) => ({ CommandId: (req.json as { CommandId: string }).CommandId, InstanceId: instanceId, Status: 'InProgress', StatusDetails: 'InProgress' }),
         (req) => ({
@@ -201,9 +190,9 @@ describe('fault proxy', () => {
     const second = await client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
     expect(second.Status).toBe('Success');
     expect(second.StandardOutputContent?.trim()).toBe('hello');
-    expect(proxy.count('GetCommandInvocation')).toBe(2);
+    expect(emu.proxy.count('GetCommandInvocation')).toBe(2);
 
-    proxy.addRule(
+    emu.proxy.addRule(
       ssmJson('DescribeInstanceInformation', {
         InstanceInformationList: [{ InstanceId: instanceId, PingStatus: 'Online', PlatformType: 'Linux', AgentVersion: '3.3.0.0' }],
       }),
@@ -213,9 +202,9 @@ describe('fault proxy', () => {
   });
 
   it('delays requests by at least delayMs', async () => {
-    const client = ec2(proxy.endpoint);
+    const client = ec2(emu.proxy.endpoint);
     await client.send(new DescribeVolumesCommand({})); // warm the connection
-    proxy.addRule(delay('DescribeVolumes', 400, { times: 1 }));
+    emu.proxy.addRule(delay('DescribeVolumes', 400, { times: 1 }));
     const t0 = performance.now();
     await client.send(new DescribeVolumesCommand({}));
     const slow = performance.now() - t0;
@@ -227,7 +216,7 @@ describe('fault proxy', () => {
 
   it('applies probability rules deterministically for a given seed, and transforms moto answers', async () => {
     const pattern = async (seed: number) => {
-      const p = await startFaultProxy(moto.endpoint, { seed });
+      const p = await startFaultProxy(emu.moto.endpoint, { seed });
       try {
         p.addRule(throttle('DescribeVolumes', { probability: 0.5 }));
         const c = ec2(p.endpoint, { maxAttempts: 1 });
@@ -243,9 +232,9 @@ describe('fault proxy', () => {
     expect(a).toContain(true);
     expect(a).toContain(false);
 
-    const client = ec2(proxy.endpoint);
+    const client = ec2(emu.proxy.endpoint);
     const vol = await client.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }));
-    proxy.addRule({ action: 'DescribeVolumes', transform: (xml) => xml.replace(/<status>available<\/status>/g, '<status>error</status>') });
+    emu.proxy.addRule({ action: 'DescribeVolumes', transform: (xml) => xml.replace(/<status>available<\/status>/g, '<status>error</status>') });
     const d = await client.send(new DescribeVolumesCommand({ VolumeIds: [vol.VolumeId!] }));
     expect(d.Volumes?.[0]?.State).toBe('error');
   });

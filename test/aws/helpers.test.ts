@@ -1,79 +1,64 @@
-import { DescribeImagesCommand, DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
 import { launchHelpers, waitHelpersReady, type HelperSpec } from '../../src/providers/aws/helpers.js';
-import { sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
 import { TAG } from '../../src/providers/aws/tags.js';
-import { ssmJson, startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { ec2For, ssmFor, startMoto, type MotoServer } from './moto.js';
+import { ssmJson } from './fault-proxy.js';
+import { useEmulator } from './use-emulator.js';
 
-let moto: MotoServer;
-let proxy: FaultProxy;
-let direct: EC2Client;
 let spec: HelperSpec;
 
 const online = (ids: () => string[]) => ssmJson('DescribeInstanceInformation', () => ({ InstanceInformationList: ids().map((InstanceId) => ({ InstanceId, PingStatus: 'Online' })) }));
 
 describe('AWS helper instances, against moto behind the fault proxy', () => {
-  beforeAll(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-    direct = ec2For(moto.endpoint);
-  }, 60_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
+  const emu = useEmulator();
   beforeEach(async () => {
-    await moto.reset();
-    proxy.reset();
-    const images = await direct.send(new DescribeImagesCommand({}));
-    spec = { imageId: images.Images![0]!.ImageId!, instanceType: 't3.medium', availabilityZone: 'us-east-1a' };
+    spec = { imageId: await emu.anyImageId(), instanceType: 't3.medium', availabilityZone: 'us-east-1a' };
   });
 
   it('launches helpers tagged in the launch call, IMDSv2 only, and records each as it is created', async () => {
     const seen: string[] = [];
-    const ids = await launchHelpers(sdkEc2Api(ec2For(proxy.endpoint)), 2, spec, { runId: 'run-h', ttlMs: 3_600_000, onLaunched: (id) => seen.push(id) });
+    const ids = await launchHelpers(emu.ec2Api(), 2, spec, { runId: 'run-h', ttlMs: 3_600_000, onLaunched: (id) => seen.push(id) });
     expect(seen).toEqual(ids);
-    const r = await direct.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+    const r = await emu.direct.send(new DescribeInstancesCommand({ InstanceIds: ids }));
     const instances = r.Reservations!.flatMap((x) => x.Instances!);
     for (const i of instances) {
       expect(Object.fromEntries(i.Tags!.map((t) => [t.Key, t.Value]))[TAG.runId]).toBe('run-h');
       expect(i.MetadataOptions?.HttpTokens).toBe('required');
     }
-    expect(proxy.count('CreateTags')).toBe(0);
+    expect(emu.proxy.count('CreateTags')).toBe(0);
   });
 
   it('waits for running, both status checks and the SSM agent, asking once per tick for all helpers', async () => {
-    const ids = await launchHelpers(sdkEc2Api(ec2For(moto.endpoint)), 3, spec, { runId: 'run-h', ttlMs: 3_600_000 });
+    const ids = await launchHelpers(sdkEc2Api(emu.direct), 3, spec, { runId: 'run-h', ttlMs: 3_600_000 });
     // moto reports checks ok at once: the proxy makes them "initializing" for two polls.
-    proxy.addRule({ action: 'DescribeInstanceStatus', times: 2, transform: (b: string) => b.replace(/<status>ok<\/status>/g, '<status>initializing</status>') });
-    proxy.addRule(online(() => ids));
-    const ready = await waitHelpersReady(sdkEc2Api(ec2For(proxy.endpoint)), sdkSsmApi(ssmFor(proxy.endpoint)), ids, { timeoutMs: 10_000, pollMs: 50, reason: 'helpers ready' });
+    emu.proxy.addRule({ action: 'DescribeInstanceStatus', times: 2, transform: (b: string) => b.replace(/<status>ok<\/status>/g, '<status>initializing</status>') });
+    emu.proxy.addRule(online(() => ids));
+    const ready = await waitHelpersReady(emu.ec2Api(), emu.ssmApi(), ids, { timeoutMs: 10_000, pollMs: 50, reason: 'helpers ready' });
     expect(ready.every((h) => h.ready)).toBe(true);
-    expect(proxy.count('DescribeInstanceStatus')).toBe(3);
-    expect(proxy.count('DescribeInstanceInformation')).toBe(1);
+    expect(emu.proxy.count('DescribeInstanceStatus')).toBe(3);
+    expect(emu.proxy.count('DescribeInstanceInformation')).toBe(1);
   });
 
   it('GIVEN an impaired instance status check THEN that helper is not ready, saying which check', async () => {
-    const ids = await launchHelpers(sdkEc2Api(ec2For(moto.endpoint)), 1, spec, { runId: 'run-h', ttlMs: 3_600_000 });
-    proxy.addRule({ action: 'DescribeInstanceStatus', transform: (b: string) => b.replace(/(<instanceStatus>.*?<\/details><status>)ok(<\/status>)/, '$1impaired$2') });
-    proxy.addRule(online(() => ids));
-    const [h] = await waitHelpersReady(sdkEc2Api(ec2For(proxy.endpoint)), sdkSsmApi(ssmFor(proxy.endpoint)), ids, { timeoutMs: 300, pollMs: 50, reason: 'helpers ready' });
+    const ids = await launchHelpers(sdkEc2Api(emu.direct), 1, spec, { runId: 'run-h', ttlMs: 3_600_000 });
+    emu.proxy.addRule({ action: 'DescribeInstanceStatus', transform: (b: string) => b.replace(/(<instanceStatus>.*?<\/details><status>)ok(<\/status>)/, '$1impaired$2') });
+    emu.proxy.addRule(online(() => ids));
+    const [h] = await waitHelpersReady(emu.ec2Api(), emu.ssmApi(), ids, { timeoutMs: 300, pollMs: 50, reason: 'helpers ready' });
     expect(h).toMatchObject({ ready: false });
     expect(h!.reason).toMatch(/^instance status check impaired after 0s \(helpers ready\)$/);
   });
 
   it('GIVEN the SSM agent never comes online THEN not ready, naming the agent', async () => {
-    const ids = await launchHelpers(sdkEc2Api(ec2For(moto.endpoint)), 1, spec, { runId: 'run-h', ttlMs: 3_600_000 });
-    proxy.addRule(online(() => []));
-    const [h] = await waitHelpersReady(sdkEc2Api(ec2For(proxy.endpoint)), sdkSsmApi(ssmFor(proxy.endpoint)), ids, { timeoutMs: 200, pollMs: 50, reason: 'helpers ready' });
+    const ids = await launchHelpers(sdkEc2Api(emu.direct), 1, spec, { runId: 'run-h', ttlMs: 3_600_000 });
+    emu.proxy.addRule(online(() => []));
+    const [h] = await waitHelpersReady(emu.ec2Api(), emu.ssmApi(), ids, { timeoutMs: 200, pollMs: 50, reason: 'helpers ready' });
     expect(h!.reason).toMatch(/^SSM agent not online/);
   });
 
   it('GIVEN a killed run WHEN gc runs after expiry THEN its helpers are terminated, other instances kept', async () => {
-    const api = sdkEc2Api(ec2For(moto.endpoint));
+    const api = sdkEc2Api(emu.direct);
     const mine = await launchHelpers(api, 2, spec, { runId: 'run-k', ttlMs: 60_000 });
     const theirs = (await api.runInstance({ ...spec, tags: [{ Key: 'Name', Value: 'production web' }] }));
     const later = new Date(Date.now() + 120_000);

@@ -2,16 +2,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listLedgers } from '../../src/ledger/ledger.js';
-import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
 import { runTags } from '../../src/providers/aws/tags.js';
-import { ec2For } from './moto.js';
 import { fixture, tempDir } from '../helpers.js';
+import { AWS_ENV } from './emulator.js';
 import { detachBusyWhileMounted } from './fault-proxy.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true', NO_COLOR: '1' };
+const ENV = { ...AWS_ENV, NO_COLOR: '1' };
 const cli = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), ...args], { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** One gc pass must settle a killed run within this (the issue: "within a minute or two"). */
@@ -98,7 +97,7 @@ describe('SIGKILL of an AWS run while a volume is mounted on the helper, then on
 
   it('GIVEN a killed run whose ledger is lost WHEN the tag sweep runs after expiry THEN it terminates the helper, forces the detach and deletes the volume in the same pass; a volume on an instance that is not ours is kept', async () => {
     world.proxy.clearCalls();
-    const api = sdkEc2Api(ec2For(world.proxy.endpoint));
+    const api = world.ec2Api();
     const expires = new Date(Date.now() + 60_000);
     const spec = { imageId: world.imageId, instanceType: 't3.micro', availabilityZone: 'us-east-1a' };
     const helper = await api.runInstance({ ...spec, tags: runTags('run-lost', expires) });

@@ -1,17 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeSnapshotsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeSnapshotsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { executeRun } from '../../src/run/run.js';
 import { bootCatalog, fixture, tempDir } from '../helpers.js';
-import { consoleOutput, consoleScreenshot, instanceStatusChecks, JPEG_BASE64, startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { ec2For, startMoto, type MotoServer } from './moto.js';
+import { consoleOutput, consoleScreenshot, instanceStatusChecks, JPEG_BASE64 } from './fault-proxy.js';
 import { AwsProvider } from '../../src/providers/aws/aws.js';
-import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { toSnapshotInfo } from '../../src/providers/aws/snapshots.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { useEmulator } from './use-emulator.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
 
 const CAPTURED = path.resolve(import.meta.dirname, '../golden/console/boot-fstab-missing.txt');
@@ -43,7 +40,7 @@ describe('boot test on AWS (moto + fault layer)', () => {
     world.proxy.addRule(consoleScreenshot(JPEG_BASE64, { when: isBoot }));
 
     const config = loadConfig(world.writeConfig('boot: {enabled: true, timeout: 1m, instanceType: t3.small}\n'));
-    const { report } = await executeRun(config, { stateDir: tempDir('aws-boot-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+    const { report } = await world.run(config);
     const s = report.snapshots[0]!;
     expect(s.lint!.flatMap((l) => l.findings.map((f) => f.id))).toContain('fstab-device-missing');
     expect(s.boot).toBe('fails-to-boot');
@@ -59,35 +56,24 @@ describe('boot test on AWS (moto + fault layer)', () => {
     expect(images.filter((i) => i.Name?.startsWith('snapdrill-'))).toEqual([]);
     expect(await world.liveResources()).toEqual([]);
     expect(bootInstances.size).toBe(1);
-    execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${report.runId}`]);
   }, 300_000);
 });
 
 describe('the boot test takes the image settings from the source AMI', () => {
-  let moto: MotoServer;
-  let proxy: FaultProxy;
-  afterAll(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
+  const emu = useEmulator();
 
   it('reads architecture, boot mode, ENA and root device from the AMI named in the snapshot description; the config wins over it', async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-    const direct = ec2For(moto.endpoint);
-    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8 }))).VolumeId!;
-    const base = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    const { direct, proxy } = emu;
+    const { volumeId: vol, snapshotId: base } = await emu.snapshot();
     const ami = (await direct.send(new RegisterImageCommand({ Name: 'source', Architecture: 'arm64', BootMode: 'uefi', EnaSupport: false, RootDeviceName: '/dev/sda1', VirtualizationType: 'hvm', BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { SnapshotId: base } }] }))).ImageId!;
     // What CreateImage writes on the snapshots it makes.
-    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol, Description: `Created by CreateImage(i-0123456789abcdef0) for ${ami}` }))).SnapshotId!;
+    const { snapshotId: snap } = await emu.snapshot({ volumeId: vol, description: `Created by CreateImage(i-0123456789abcdef0) for ${ami}` });
     const [s] = (await direct.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots!;
     const info = toSnapshotInfo(s!, 'us-east-1');
     expect(info.sourceImageId).toBe(ami);
-    const cfgFile = path.join(tempDir('ami-cfg'), 'aws.yaml');
     const run = async (bootYaml: string) => {
-      writeFileSync(cfgFile, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", allowDefaultNetwork: true}\nboot: {enabled: true, timeout: 30s${bootYaml}}\n`);
-      const config = loadConfig(cfgFile);
-      const provider = new AwsProvider(config.provider as never, 'run-ami', [], { ec2: sdkEc2Api(ec2For(proxy.endpoint)), imageId: 'ami-00000000', waits: { helpers: { timeoutMs: 10_000, pollMs: 20, reason: 'test' } } });
+      const config = loadConfig(emu.configFile(`boot: {enabled: true, timeout: 30s${bootYaml}}\n`, { providerExtra: ', allowDefaultNetwork: true' }));
+      const provider = new AwsProvider(config.provider as never, 'run-ami', [], { ec2: emu.ec2Api(), imageId: 'ami-00000000', waits: { helpers: { timeoutMs: 10_000, pollMs: 20, reason: 'test' } } });
       const ledger = Ledger.create(tempDir('ami-state'), `run-ami-${Date.now()}`, { cloud: (r, o) => provider.releaseCloud(r, o) });
       proxy.reset();
       proxy.addRule(consoleScreenshot(JPEG_BASE64));

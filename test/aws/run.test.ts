@@ -1,12 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { TAG } from '../../src/providers/aws/tags.js';
-import { executeRun, type RunOutcome } from '../../src/run/run.js';
-import { fixture, tempDir } from '../helpers.js';
+import type { RunOutcome } from '../../src/run/run.js';
+import { fixture } from '../helpers.js';
 import { ec2Error } from './fault-proxy.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
 
@@ -22,16 +21,13 @@ for (const throttled of [false, true]) describe(`snapdrill run on AWS (moto + fa
   beforeAll(async () => {
     world = await startAwsWorld({ fixturePath: fixture, fixtures: ['ext4-crash.img', 'xfs-frozen.img'], ...(throttled ? { throttle: 0.2 } : {}) });
     const config = loadConfig(world.writeConfig());
-    outcome = await executeRun(config, { stateDir: tempDir('aws-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+    outcome = await world.run(config);
   }, 300_000);
 
-  afterAll(async () => {
-    execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${outcome?.report.runId ?? 'none'}`]);
-    await world?.stop();
-  });
+  afterAll(async () => world?.stop());
 
   it('verifies each selected snapshot with the real checks, over SSM, on its attached volume', () => {
-    const by = Object.fromEntries(outcome.report.snapshots.map((s) => [world.snapFixture.get(s.id), s]));
+    const by = world.byFixture(outcome.report);
     expect(outcome.report.errors).toEqual([]);
     expect(by['ext4-crash.img']!.consistency).toBe('crash-consistent');
     expect(by['xfs-frozen.img']!.consistency).toBe('application-consistent');
@@ -62,12 +58,12 @@ describe('AWS multi-volume sets and keep-on-failure', () => {
     world = await startAwsWorld({
       fixturePath: fixture,
       fixtures: ['xfs-frozen.img', 'ext4-corrupt.img', 'ext4-clean.img'],
-      tags: (i) => (i < 2 ? { 'snapdrill:set': 'i-0123/nightly' } : {}),
+      tags: (i): Record<string, string> => (i < 2 ? { 'snapdrill:set': 'i-0123/nightly' } : {}),
     });
     const config = loadConfig(world.writeConfig('', ', keepOnFailure: 24h', ', volumesPerHelper: 1'));
     const t0 = Date.now();
-    const { report } = await executeRun(config, { stateDir: tempDir('aws-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
-    const by = Object.fromEntries(report.snapshots.map((s) => [world.snapFixture.get(s.id), s]));
+    const { report } = await world.run(config);
+    const by = world.byFixture(report);
     expect(by['ext4-corrupt.img']!.consistency).toBe('corrupt');
     expect(by['xfs-frozen.img']!.set).toMatchObject({ key: 'i-0123/nightly', consistency: 'corrupt' });
     expect(by['ext4-clean.img']!.set).toBeUndefined();
@@ -91,7 +87,6 @@ describe('AWS multi-volume sets and keep-on-failure', () => {
     expect((await collectAwsGarbage(api, { dryRun: false, now: new Date(Date.now() + 3_600_000) })).map((l) => l.action)).toEqual(['kept-not-expired', 'kept-not-expired']);
     expect((await collectAwsGarbage(api, { dryRun: false, now: new Date(Date.now() + 25 * 3_600_000) })).map((l) => l.action)).toEqual(['removed', 'removed']);
     expect(await world.liveResources()).toEqual([]);
-    execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${report.runId}`]);
   }, 300_000);
 });
 
@@ -103,11 +98,10 @@ describe('AWS teardown under eventual consistency', () => {
     world = await startAwsWorld({ fixturePath: fixture, fixtures: ['ext4-clean.img'] });
     // Found by bench/ (100 snapshots at concurrency 20): a volume DescribeVolumes reports available can still be in use for DeleteVolume.
     world.proxy.addRule(ec2Error('DeleteVolume', 'VolumeInUse', 'Volume vol-x is currently attached to i-x', 400, { times: 2 }));
-    const { report } = await executeRun(loadConfig(world.writeConfig()), { stateDir: tempDir('aws-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+    const { report } = await world.run(loadConfig(world.writeConfig()));
     expect(report.errors).toEqual([]);
     expect(report.snapshots[0]!.consistency).toBe('application-consistent');
     expect(world.proxy.calls.filter((c) => c.action === 'DeleteVolume').map((c) => c.outcome)).toEqual(['injected', 'injected', 'forwarded']);
     expect(await world.liveResources()).toEqual([]);
-    execFileSync('bash', ['-c', `rm -rf /var/tmp/snapdrill/${report.runId}`]);
   }, 120_000);
 });

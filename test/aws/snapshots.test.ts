@@ -1,8 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { SnapshotNotFoundError, isSnapdrillError } from '../../src/errors.js';
 import { makePlan } from '../../src/plan.js';
@@ -11,45 +9,26 @@ import { createEc2Client, sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import type { AwsProviderConfig, Config } from '../../src/config/types.js';
 import { listAwsSnapshots, originOf } from '../../src/providers/aws/snapshots.js';
 import { selectSnapshots } from '../../src/select.js';
-import { tempDir } from '../helpers.js';
-import { startFaultProxy, throttle } from './fault-proxy.js';
-import { ec2For, fakeCredentials, startMoto, type MotoServer } from './moto.js';
+import { throttle } from './fault-proxy.js';
+import { AWS_ENV, useEmulator } from './use-emulator.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-let moto: MotoServer;
-let ec2: EC2Client;
-
-/** snapshotOf creates a volume and snapshots it in moto, with tags, returning the snapshot id. */
-async function snapshotOf(volumeId: string | undefined, sizeGiB: number, tags: Record<string, string>, description = ''): Promise<{ volumeId: string; snapshotId: string }> {
-  const vol = volumeId ?? (await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: sizeGiB }))).VolumeId!;
-  const snap = await ec2.send(new CreateSnapshotCommand({ VolumeId: vol, Description: description }));
-  if (Object.keys(tags).length) await ec2.send(new CreateTagsCommand({ Resources: [snap.SnapshotId!], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
-  return { volumeId: vol, snapshotId: snap.SnapshotId! };
-}
-
-const awsConfig = (extra = '', providerExtra = '') => {
-  const file = path.join(tempDir('aws-cfg'), 'snapdrill.yaml');
-  writeFileSync(file, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${moto.endpoint}"${providerExtra}}\n${extra}`);
-  return file;
-};
 
 describe('AWS snapshot selection and plan, against moto', () => {
-  beforeAll(async () => {
-    moto = await startMoto();
-    ec2 = ec2For(moto.endpoint);
-  }, 60_000);
-  afterAll(async () => moto?.stop());
-  beforeEach(async () => moto.reset());
+  // The calls go straight to moto (emu.direct); the proxy (seed 7) only plays a throttling EC2.
+  const emu = useEmulator({ seed: 7 });
+  /** awsConfig is a config naming moto itself: `snapdrill plan` runs in a child process, with spawnSync. */
+  const awsConfig = (extra = '', providerExtra = '') => emu.configFile(extra, { providerExtra, endpoint: emu.moto.endpoint });
 
   it('GIVEN tagged snapshots of two volumes WHEN selecting by tag, latest per volume THEN the newest of each volume', async () => {
-    const a1 = await snapshotOf(undefined, 8, { env: 'prod' });
+    const a1 = await emu.snapshot({ tags: { env: 'prod' } });
     // moto stamps StartTime to the second: let the second snapshot be visibly newer.
     await new Promise((r) => setTimeout(r, 1100));
-    const a2 = await snapshotOf(a1.volumeId, 8, { env: 'prod' });
-    await snapshotOf(a1.volumeId, 8, { env: 'dev' });
-    const b1 = await snapshotOf(undefined, 20, { env: 'prod', AppConsistent: 'true' });
+    const a2 = await emu.snapshot({ volumeId: a1.volumeId, tags: { env: 'prod' } });
+    await emu.snapshot({ volumeId: a1.volumeId, tags: { env: 'dev' } });
+    const b1 = await emu.snapshot({ sizeGiB: 20, tags: { env: 'prod', AppConsistent: 'true' } });
     const selectors = [{ tags: { env: 'prod' }, latestPerVolume: 1 }];
-    const listed = await listAwsSnapshots(sdkEc2Api(ec2), 'us-east-1', selectors);
+    const listed = await listAwsSnapshots(sdkEc2Api(emu.direct), 'us-east-1', selectors);
     const chosen = selectSnapshots(listed, selectors, 'region us-east-1');
     expect(chosen.map((s) => s.id).sort()).toEqual([a2.snapshotId, b1.snapshotId].sort());
     const b = chosen.find((s) => s.id === b1.snapshotId)!;
@@ -57,8 +36,8 @@ describe('AWS snapshot selection and plan, against moto', () => {
   });
 
   it('GIVEN an id that does not exist THEN the error names it (exit 2), before anything is created', async () => {
-    const a = await snapshotOf(undefined, 8, {});
-    const err = await listAwsSnapshots(sdkEc2Api(ec2), 'us-east-1', [{ ids: [a.snapshotId, 'snap-0123456789abcdef0'] }]).catch((e) => e);
+    const a = await emu.snapshot();
+    const err = await listAwsSnapshots(sdkEc2Api(emu.direct), 'us-east-1', [{ ids: [a.snapshotId, 'snap-0123456789abcdef0'] }]).catch((e) => e);
     expect(err).toBeInstanceOf(SnapshotNotFoundError);
     expect((err as SnapshotNotFoundError).snapshotIds).toContain('snap-0123456789abcdef0');
     expect(isSnapdrillError(err) && err.exitCode).toBe(2);
@@ -66,10 +45,10 @@ describe('AWS snapshot selection and plan, against moto', () => {
 
   it('recognises AWS Backup and DLM snapshots, and groups the volumes of one instance taken together into a set', async () => {
     const arn = 'arn:aws:ec2:us-east-1:123456789012:instance/i-0abc1234def567890';
-    const root = await snapshotOf(undefined, 8, { 'aws:backup:source-resource': arn });
-    const data = await snapshotOf(undefined, 50, { 'aws:backup:source-resource': arn });
-    const dlm = await snapshotOf(undefined, 8, { 'aws:dlm:lifecycle-policy-id': 'policy-0123', 'aws:dlm:pre-script': 'FAILED' });
-    const listed = await listAwsSnapshots(sdkEc2Api(ec2), 'us-east-1', []);
+    const root = await emu.snapshot({ tags: { 'aws:backup:source-resource': arn } });
+    const data = await emu.snapshot({ sizeGiB: 50, tags: { 'aws:backup:source-resource': arn } });
+    const dlm = await emu.snapshot({ tags: { 'aws:dlm:lifecycle-policy-id': 'policy-0123', 'aws:dlm:pre-script': 'FAILED' } });
+    const listed = await listAwsSnapshots(sdkEc2Api(emu.direct), 'us-east-1', []);
     const by = (id: string) => listed.find((s) => s.id === id)!;
     expect(originOf(by(root.snapshotId).tags)).toBe('aws-backup');
     expect(originOf(by(dlm.snapshotId).tags)).toBe('dlm');
@@ -79,9 +58,9 @@ describe('AWS snapshot selection and plan, against moto', () => {
   });
 
   it('plans volumes, helpers and an estimated cost without creating anything', async () => {
-    const planOf = (config: Config) => makePlan(config, new AwsProvider(config.provider as AwsProviderConfig, 'plan', config.snapshots, { ec2: sdkEc2Api(ec2) }));
-    await snapshotOf(undefined, 100, { env: 'prod' });
-    await snapshotOf(undefined, 300, { env: 'prod' });
+    const planOf = (config: Config) => makePlan(config, new AwsProvider(config.provider as AwsProviderConfig, 'plan', config.snapshots, { ec2: sdkEc2Api(emu.direct) }));
+    await emu.snapshot({ sizeGiB: 100, tags: { env: 'prod' } });
+    await emu.snapshot({ sizeGiB: 300, tags: { env: 'prod' } });
     const plan = await planOf(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\n')));
     expect(plan.snapshots).toHaveLength(2);
     expect(plan.creates).toEqual([
@@ -90,7 +69,7 @@ describe('AWS snapshot selection and plan, against moto', () => {
     ]);
     // 400 GiB gp3 for 1 h at $0.08/GB-month, plus one m6i.large hour at $0.096.
     expect(plan.estimate.usd).toBe(Math.round(((400 * 0.08) / 730 + 0.096) * 100) / 100);
-    const { Volumes } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeVolumesCommand({}));
+    const { Volumes } = await emu.direct.send(new (await import('@aws-sdk/client-ec2')).DescribeVolumesCommand({}));
     expect(Volumes).toHaveLength(2); // only the two source volumes: plan created nothing
     // With boot tests: images and instances at most one per snapshot, priced for the whole boot timeout.
     const boot = await planOf(loadConfig(awsConfig('snapshots: [{tags: {env: prod}}]\nboot: {enabled: true, timeout: 10m, instanceType: t3.medium}\n')));
@@ -100,32 +79,28 @@ describe('AWS snapshot selection and plan, against moto', () => {
   });
 
   it('snapdrill plan --json works end to end with the standard credential chain', async () => {
-    const s = await snapshotOf(undefined, 8, { team: 'db' });
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'plan', '-c', awsConfig('snapshots: [{tags: {team: "*"}}]\n'), '--json'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, AWS_ACCESS_KEY_ID: fakeCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: fakeCredentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' },
-    });
+    const s = await emu.snapshot({ tags: { team: 'db' } });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'plan', '-c', awsConfig('snapshots: [{tags: {team: "*"}}]\n'), '--json'], { cwd: ROOT, encoding: 'utf8', env: AWS_ENV });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).snapshots.map((x: { id: string }) => x.id)).toEqual([s.snapshotId]);
   });
 
   it('GIVEN EC2 throttles half of the DescribeSnapshots calls THEN selection still succeeds through adaptive retry', async () => {
-    const s = await snapshotOf(undefined, 8, { tier: 'gold' });
-    const proxy = await startFaultProxy(moto.endpoint, { seed: 7 });
+    const s = await emu.snapshot({ tags: { tier: 'gold' } });
+    emu.proxy.addRule(throttle('DescribeSnapshots', { probability: 0.5, times: 6 }));
+    // createEc2Client takes credentials from the standard chain, as in production: here, the environment.
+    vi.stubEnv('AWS_ACCESS_KEY_ID', AWS_ENV.AWS_ACCESS_KEY_ID);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', AWS_ENV.AWS_SECRET_ACCESS_KEY);
     try {
-      proxy.addRule(throttle('DescribeSnapshots', { probability: 0.5, times: 6 }));
-      process.env.AWS_ACCESS_KEY_ID = fakeCredentials.accessKeyId;
-      process.env.AWS_SECRET_ACCESS_KEY = fakeCredentials.secretAccessKey;
       const cfg = loadConfig(awsConfig()).provider;
-      const api = sdkEc2Api(createEc2Client({ ...(cfg as AwsProviderConfig), endpoint: proxy.endpoint }));
+      const api = sdkEc2Api(createEc2Client({ ...(cfg as AwsProviderConfig), endpoint: emu.endpoint }));
       for (let i = 0; i < 4; i++) {
         const got = await listAwsSnapshots(api, 'us-east-1', [{ tags: { tier: 'gold' } }]);
         expect(got.map((x) => x.id)).toEqual([s.snapshotId]);
       }
-      expect(proxy.calls.filter((c) => c.outcome === 'injected').length, JSON.stringify(proxy.calls)).toBeGreaterThan(0);
+      expect(emu.proxy.calls.filter((c) => c.outcome === 'injected').length, JSON.stringify(emu.proxy.calls)).toBeGreaterThan(0);
     } finally {
-      await proxy.stop();
+      vi.unstubAllEnvs();
     }
   });
 
@@ -134,9 +109,9 @@ describe('AWS snapshot selection and plan, against moto', () => {
     const { sdkSsmApi } = await import('../../src/providers/aws/ssm-shell.js');
     const { ssmFor } = await import('./moto.js');
     const cfg = loadConfig(awsConfig('', ', allowDefaultNetwork: true')).provider as AwsProviderConfig;
-    const p = new AwsProvider(cfg, 'run-x', [], { ec2: sdkEc2Api(ec2), ssm: sdkSsmApi(ssmFor(moto.endpoint)) });
+    const p = new AwsProvider(cfg, 'run-x', [], { ec2: sdkEc2Api(emu.direct), ssm: sdkSsmApi(ssmFor(emu.moto.endpoint)) });
     await p.preflight();
-    const ami = await sdkSsmApi(ssmFor(moto.endpoint)).getParameter(AL2023_PARAMETER);
+    const ami = await sdkSsmApi(ssmFor(emu.moto.endpoint)).getParameter(AL2023_PARAMETER);
     expect(ami).toMatch(/^ami-/);
     expect((p as unknown as { imageId: string }).imageId).toBe(ami);
   });

@@ -3,7 +3,6 @@ import { ImportKeyPairCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { hostKeyFingerprints } from '../../src/providers/aws/console.js';
-import { executeRun } from '../../src/run/run.js';
 import { fixture, tempDir } from '../helpers.js';
 import { startTestSshd, type TestSshd } from '../sshd.js';
 import { startAwsWorld, type AwsWorld } from './world.js';
@@ -58,9 +57,9 @@ describe('AWS helpers over SSH (moto + real sshd on loopback)', () => {
 
   it('pins the host key from the console, runs the checks over SSH, and leaves nothing behind', async () => {
     const config = await setup([sshd.hostFp]);
-    const { report } = await executeRun(config, { stateDir: tempDir('aws-ssh-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+    const { report } = await world.run(config);
     expect(report.errors).toEqual([]);
-    const by = Object.fromEntries(report.snapshots.map((s) => [world.snapFixture.get(s.id), s]));
+    const by = world.byFixture(report);
     expect(by['ext4-crash.img']!.consistency).toBe('crash-consistent');
     expect(by['xfs-frozen.img']!.consistency).toBe('application-consistent');
     // Launched with the key pair; no SSM command was sent, the console was read for the host keys.
@@ -75,7 +74,7 @@ describe('AWS helpers over SSH (moto + real sshd on loopback)', () => {
 
   it('refuses a helper whose host key is not the one its console printed, and cleans up', async () => {
     const config = await setup(['SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU']);
-    const { report } = await executeRun(config, { stateDir: tempDir('aws-ssh-state'), events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+    const { report } = await world.run(config);
     for (const s of report.snapshots) {
       expect(s.consistency).toBe('unknown');
       expect(s.error).toMatchObject({ code: 'ssh-host-key' });

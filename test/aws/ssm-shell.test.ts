@@ -2,19 +2,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CheckRegistry, parseCheckScript } from '../../src/checks/registry.js';
 import { runCheck } from '../../src/checks/runner.js';
-import { SSM_STDOUT_LIMIT, SsmShell, sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
+import { SSM_STDOUT_LIMIT, SsmShell } from '../../src/providers/aws/ssm-shell.js';
 import { CHECKS_DIR } from '../../src/util/paths.js';
-import { ssmError, ssmJson, ssmSequence, startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { fakeCredentials, ssmFor, startMoto, type MotoServer } from './moto.js';
+import { ssmError, ssmJson, ssmSequence, type FaultProxy } from './fault-proxy.js';
+import { fakeCredentials } from './moto.js';
+import { useEmulator } from './use-emulator.js';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createS3Reader } from '../../src/providers/aws/s3.js';
 import type { AwsProviderConfig } from '../../src/config/types.js';
 
-let moto: MotoServer;
-let proxy: FaultProxy;
+const emu = useEmulator();
 const INSTANCE = 'i-0123456789abcdef0';
 
 /** asHelper answers GetCommandInvocation with what the command SendCommand carried really prints when bash runs it here. */
@@ -48,48 +48,35 @@ function asHelper(proxy: FaultProxy, opts: { before?: object[]; s3?: S3Client; l
   proxy.addRule(ssmJson('GetCommandInvocation', () => ({ Status: code === 0 ? 'Success' : 'Failed', ResponseCode: code, StandardOutputContent: output.slice(0, SSM_STDOUT_LIMIT), StandardErrorContent: '' })));
 }
 
-const shell = () => new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, registrationGraceMs: 5000 });
+const shell = () => new SsmShell(emu.ssmApi(), INSTANCE, { pollMs: 20, registrationGraceMs: 5000 });
 
 describe('SSM shell, against moto behind the fault proxy', () => {
-  beforeAll(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint);
-  }, 60_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    proxy.reset();
-  });
-
   it('runs a check unchanged: facts come back through SendCommand and GetCommandInvocation, after InvocationDoesNotExist and InProgress', async () => {
-    proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation', 400, { times: 1 }));
-    asHelper(proxy, { before: [{ Status: 'InProgress', ResponseCode: -1 }] });
+    emu.proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation', 400, { times: 1 }));
+    asHelper(emu.proxy, { before: [{ Status: 'InProgress', ResponseCode: -1 }] });
     const check = parseCheckScript('/x/echo.sh', `#!/usr/bin/env bash\n# ---\n# id: echo\n# title: Echo\n# stage: discover\n# needs: [base64]\n# mutates: false\n# facts: {quote: {type: string}}\n# ---\nfact quote "$(json_str $'it\\'s "quoted" $HOME \`x\`')"\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(), { target: '/dev/nvme1n1', scratch: '/tmp', defaultTimeoutMs: 60_000 });
     expect(run.status).toBe('ran');
     expect(run.facts).toEqual([{ check: 'echo', target: '/dev/nvme1n1', fact: 'quote', value: 'it\'s "quoted" $HOME `x`' }]);
-    expect(proxy.count('GetCommandInvocation')).toBe(3);
+    expect(emu.proxy.count('GetCommandInvocation')).toBe(3);
   });
 
   it('reports a non-zero exit (Failed) with its ResponseCode', async () => {
-    asHelper(proxy);
+    asHelper(emu.proxy);
     const r = await shell().run('echo out; exit 4', { timeoutMs: 60_000 });
     expect(r).toMatchObject({ exitCode: 4, stdout: 'out\n', timedOut: false });
   });
 
   it('reports TimedOut as a timeout with no exit code', async () => {
-    proxy.addRule(ssmJson('SendCommand', { Command: { CommandId: 'cmd-2' } }));
-    proxy.addRule(...ssmSequence('GetCommandInvocation', [{ Status: 'InProgress', ResponseCode: -1 }, { Status: 'TimedOut', ResponseCode: -1 }]));
+    emu.proxy.addRule(ssmJson('SendCommand', { Command: { CommandId: 'cmd-2' } }));
+    emu.proxy.addRule(...ssmSequence('GetCommandInvocation', [{ Status: 'InProgress', ResponseCode: -1 }, { Status: 'TimedOut', ResponseCode: -1 }]));
     const r = await shell().run('sleep 999', { timeoutMs: 1000 });
     expect(r).toMatchObject({ exitCode: null, timedOut: true });
   });
 
   it('detects output cut at 24,000 characters instead of trusting it', async () => {
-    asHelper(proxy);
+    asHelper(emu.proxy);
     const r = await shell().run(`head -c 30000 /dev/zero | tr '\\0' x`, { timeoutMs: 60_000 });
     expect(r.stdout.length).toBe(SSM_STDOUT_LIMIT);
     expect(r.truncated).toBe(true);
@@ -98,22 +85,22 @@ describe('SSM shell, against moto behind the fault proxy', () => {
   });
 
   it('reads the whole output from the S3 output bucket when the API cut it, and still flags a cut it cannot repair', async () => {
-    const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: fakeCredentials });
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: emu.moto.endpoint, forcePathStyle: true, credentials: fakeCredentials });
     await s3.send(new CreateBucketCommand({ Bucket: 'ssm-output' }));
-    asHelper(proxy, { s3 });
+    asHelper(emu.proxy, { s3 });
     // The reader takes credentials from the standard chain, as in production: here, the environment.
     vi.stubEnv('AWS_ACCESS_KEY_ID', fakeCredentials.accessKeyId);
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', fakeCredentials.secretAccessKey);
-    const reader = createS3Reader({ region: 'us-east-1', endpoint: moto.endpoint } as AwsProviderConfig);
-    const withBucket = new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, output: { bucket: 'ssm-output', prefix: 'snapdrill', reader } });
+    const reader = createS3Reader({ region: 'us-east-1', endpoint: emu.moto.endpoint } as AwsProviderConfig);
+    const withBucket = new SsmShell(emu.ssmApi(), INSTANCE, { pollMs: 20, output: { bucket: 'ssm-output', prefix: 'snapdrill', reader } });
     const r = await withBucket.run(`head -c 30000 /dev/zero | tr '\\0' x; echo; echo last-line`, { timeoutMs: 60_000 });
     expect(r.truncated).toBe(false);
     expect(r.stdout.length).toBe(30000 + 11);
     expect(r.stdout.endsWith('\nlast-line\n')).toBe(true);
-    const sent = proxy.calls.filter((c) => c.action === 'SendCommand');
+    const sent = emu.proxy.calls.filter((c) => c.action === 'SendCommand');
     expect(sent).toHaveLength(1);
     // The bucket exists but the agent could not write there (no s3:PutObject): flagged, not trusted.
-    const elsewhere = new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, output: { bucket: 'ssm-output', prefix: 'other', reader: { getText: async () => undefined } } });
+    const elsewhere = new SsmShell(emu.ssmApi(), INSTANCE, { pollMs: 20, output: { bucket: 'ssm-output', prefix: 'other', reader: { getText: async () => undefined } } });
     const cut = await elsewhere.run(`head -c 30000 /dev/zero | tr '\\0' x`, { timeoutMs: 60_000 });
     expect(cut.truncated).toBe(true);
     expect(cut.stdout.length).toBe(SSM_STDOUT_LIMIT);
@@ -121,7 +108,7 @@ describe('SSM shell, against moto behind the fault proxy', () => {
   });
 
   it('GIVEN check output over 24,000 characters and no output bucket THEN it is read back in pages and judged whole', async () => {
-    asHelper(proxy);
+    asHelper(emu.proxy);
     const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# facts: {db: {type: object, required: [i]}}\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d,"path":"/srv/app/data/\u00e9v\u00e9nements-%d.sqlite"}}\\n' "$i" "$i"; done\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(), { target: 't', scratch: mkdtempSync(path.join(os.tmpdir(), 'snapdrill-ssm-')), defaultTimeoutMs: 60_000 });
@@ -130,11 +117,11 @@ describe('SSM shell, against moto behind the fault proxy', () => {
     expect(run.facts.at(-1)!.value).toEqual({ i: 2000, path: '/srv/app/data/événements-2000.sqlite' });
     expect(run.outputBytes).toBeGreaterThan(5 * 24_000);
     // Every answer stayed within SSM's limit, so nothing was cut.
-    expect(proxy.count('SendCommand')).toBeGreaterThan(2);
+    expect(emu.proxy.count('SendCommand')).toBeGreaterThan(2);
   });
 
   it('GIVEN output over 24,000 characters whose pages cannot be read back THEN the run is truncated, naming helper.ssmOutput', async () => {
-    asHelper(proxy, { lose: (script) => script.startsWith('[ -f ') || script.startsWith('tail -c') });
+    asHelper(emu.proxy, { lose: (script) => script.startsWith('[ -f ') || script.startsWith('tail -c') });
     const check = parseCheckScript('/x/many.sh', `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many\n# stage: discover\n# needs: [seq]\n# mutates: false\n# facts: {db: {type: object, required: [i]}}\n# ---\nfor i in $(seq 1 2000); do printf '{"check":"many","target":"t","fact":"db","value":{"i":%d}}\\n' "$i"; done\n`);
     const reg = new CheckRegistry([check], CheckRegistry.load(CHECKS_DIR, []).library);
     const run = await runCheck(reg, check, shell(), { target: 't', scratch: mkdtempSync(path.join(os.tmpdir(), 'snapdrill-ssm-')), defaultTimeoutMs: 60_000 });
@@ -144,9 +131,9 @@ describe('SSM shell, against moto behind the fault proxy', () => {
   });
 
   it('GIVEN the command never reaches the instance THEN a clear error after the grace period, not a hang', async () => {
-    proxy.addRule(ssmJson('SendCommand', { Command: { CommandId: 'cmd-3' } }));
-    proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation'));
-    const s = new SsmShell(sdkSsmApi(ssmFor(proxy.endpoint)), INSTANCE, { pollMs: 20, registrationGraceMs: 300 });
+    emu.proxy.addRule(ssmJson('SendCommand', { Command: { CommandId: 'cmd-3' } }));
+    emu.proxy.addRule(ssmError('GetCommandInvocation', 'InvocationDoesNotExist', 'no such invocation'));
+    const s = new SsmShell(emu.ssmApi(), INSTANCE, { pollMs: 20, registrationGraceMs: 300 });
     await expect(s.run('true', { timeoutMs: 60_000 })).rejects.toThrow(/never reached instance i-0123456789abcdef0/);
   });
 });

@@ -1,31 +1,18 @@
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeSnapshotsCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { CreateVolumeCommand, DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { toSnapshotInfo } from '../../src/providers/aws/snapshots.js';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
 import { InfraError, SnapshotNotFoundError } from '../../src/errors.js';
 import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import { collectAwsGarbage } from '../../src/providers/aws/gc.js';
 import { TAG } from '../../src/providers/aws/tags.js';
 import { restoreVolumes, type RestoreOptions } from '../../src/providers/aws/volumes.js';
-import { ec2ErrorResponse, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
-import { ec2For, startMoto, type MotoServer } from './moto.js';
+import { ec2ErrorResponse, throttle } from './fault-proxy.js';
+import { AWS_ENV, useEmulator } from './use-emulator.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-let moto: MotoServer;
-let proxy: FaultProxy;
-let direct: EC2Client;
-
-async function snapshots(n: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8 }))).VolumeId!;
-    out.push((await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!);
-  }
-  return out;
-}
 
 const opts = (extra: Partial<RestoreOptions> = {}): RestoreOptions => ({
   runId: 'run-test',
@@ -36,34 +23,16 @@ const opts = (extra: Partial<RestoreOptions> = {}): RestoreOptions => ({
   ...extra,
 });
 
-/** snapdrillVolumes lists the volumes carrying snapdrill's run tag, straight from moto. */
-async function snapdrillVolumes() {
-  const r = await direct.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }));
-  return r.Volumes ?? [];
-}
-
 describe('AWS restore and gc, against moto behind the fault proxy', () => {
-  beforeAll(async () => {
-    moto = await startMoto();
-    proxy = await startFaultProxy(moto.endpoint, { seed: 42 });
-    direct = ec2For(moto.endpoint);
-  }, 60_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    proxy.reset();
-  });
+  const emu = useEmulator({ seed: 42 });
 
   it('creates one volume per snapshot, tagged in the create call, and records each as soon as it exists', async () => {
-    const snaps = await snapshots(3);
+    const snaps = await emu.snapshots(3);
     const recorded: string[] = [];
-    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ onCreated: (_s, v) => recorded.push(v) }));
+    const out = await restoreVolumes(emu.ec2Api(), snaps.map((snapshotId) => ({ snapshotId })), opts({ onCreated: (_s, v) => recorded.push(v) }));
     expect(out.every((o) => o.ok)).toBe(true);
     expect(recorded.sort()).toEqual(out.map((o) => o.volumeId!).sort());
-    const vols = await snapdrillVolumes();
+    const vols = await emu.taggedVolumes();
     expect(vols).toHaveLength(3);
     for (const v of vols) {
       const tags = Object.fromEntries((v.Tags ?? []).map((t) => [t.Key, t.Value]));
@@ -73,41 +42,41 @@ describe('AWS restore and gc, against moto behind the fault proxy', () => {
       expect(v.VolumeType).toBe('gp3');
     }
     // Tags travel in CreateVolume itself: no separate CreateTags call, so nothing exists untagged.
-    expect(proxy.calls.filter((c) => c.action === 'CreateTags')).toEqual([]);
+    expect(emu.proxy.calls.filter((c) => c.action === 'CreateTags')).toEqual([]);
   });
 
   it('waits with one DescribeVolumes per tick for all volumes in flight, however many there are', async () => {
-    const snaps = await snapshots(6);
+    const snaps = await emu.snapshots(6);
     // The emulator makes volumes available at once: the proxy reports them "creating" for two polls.
-    proxy.addRule({ action: 'DescribeVolumes', times: 2, transform: (body: string) => body.replace(/<status>available<\/status>/g, '<status>creating</status>') });
+    emu.proxy.addRule({ action: 'DescribeVolumes', times: 2, transform: (body: string) => body.replace(/<status>available<\/status>/g, '<status>creating</status>') });
     const t0 = performance.now();
-    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ wait: { timeoutMs: 20_000, pollMs: 200, reason: 'available' } }));
+    const out = await restoreVolumes(emu.ec2Api(), snaps.map((snapshotId) => ({ snapshotId })), opts({ wait: { timeoutMs: 20_000, pollMs: 200, reason: 'available' } }));
     expect(out.every((o) => o.ok)).toBe(true);
-    expect(proxy.count('DescribeVolumes')).toBe(3);
-    expect(proxy.count('CreateVolume')).toBe(6);
+    expect(emu.proxy.count('DescribeVolumes')).toBe(3);
+    expect(emu.proxy.count('CreateVolume')).toBe(6);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(400);
   });
 
   it('GIVEN volumes that never become available THEN each fails with a timeout naming it, and gc can still find them', async () => {
-    const snaps = await snapshots(2);
-    proxy.addRule({ action: 'DescribeVolumes', transform: (body: string) => body.replace(/<status>available<\/status>/g, '<status>creating</status>') });
-    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ wait: { timeoutMs: 300, pollMs: 50, reason: 'restored volume available' } }));
+    const snaps = await emu.snapshots(2);
+    emu.proxy.addRule({ action: 'DescribeVolumes', transform: (body: string) => body.replace(/<status>available<\/status>/g, '<status>creating</status>') });
+    const out = await restoreVolumes(emu.ec2Api(), snaps.map((snapshotId) => ({ snapshotId })), opts({ wait: { timeoutMs: 300, pollMs: 50, reason: 'restored volume available' } }));
     expect(out.map((o) => o.ok)).toEqual([false, false]);
     for (const o of out) expect(!o.ok && o.error.message).toMatch(new RegExp(`volume ${o.volumeId} from ${o.snapshotId} not available after 0s \\(restored volume available\\)`));
-    expect(await snapdrillVolumes()).toHaveLength(2);
+    expect(await emu.taggedVolumes()).toHaveLength(2);
   });
 
   it('GIVEN 20% of CreateVolume and DescribeVolumes calls throttled THEN every restore still succeeds', async () => {
-    const snaps = await snapshots(8);
-    proxy.addRule(throttle(/^(CreateVolume|DescribeVolumes)$/, { probability: 0.2 }));
-    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })), snaps.map((snapshotId) => ({ snapshotId })), opts());
+    const snaps = await emu.snapshots(8);
+    emu.proxy.addRule(throttle(/^(CreateVolume|DescribeVolumes)$/, { probability: 0.2 }));
+    const out = await restoreVolumes(emu.ec2Api({ retryMode: 'adaptive', maxAttempts: 10 }), snaps.map((snapshotId) => ({ snapshotId })), opts());
     expect(out.every((o) => o.ok)).toBe(true);
-    expect(proxy.calls.some((c) => c.outcome === 'injected')).toBe(true);
+    expect(emu.proxy.calls.some((c) => c.outcome === 'injected')).toBe(true);
   });
 
   it('GIVEN a snapshot that does not exist THEN that one fails naming it, the others are restored', async () => {
-    const [good] = await snapshots(1);
-    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: good! }, { snapshotId: 'snap-0000000000badbad0' }], opts());
+    const [good] = await emu.snapshots(1);
+    const out = await restoreVolumes(emu.ec2Api(), [{ snapshotId: good! }, { snapshotId: 'snap-0000000000badbad0' }], opts());
     expect(out[0]!.ok).toBe(true);
     expect(out[1]!.ok).toBe(false);
     expect(!out[1]!.ok && out[1]!.error).toBeInstanceOf(SnapshotNotFoundError);
@@ -115,36 +84,34 @@ describe('AWS restore and gc, against moto behind the fault proxy', () => {
 
   it('restores with the configured KMS key, IOPS and throughput, and reads an encrypted snapshot as encrypted', async () => {
     const key = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666';
-    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8, Encrypted: true, KmsKeyId: key }))).VolumeId!;
-    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
-    const [described] = (await direct.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots!;
+    const { snapshotId: snap } = await emu.snapshot({ volume: { Encrypted: true, KmsKeyId: key } });
+    const [described] = (await emu.direct.send(new DescribeSnapshotsCommand({ SnapshotIds: [snap] }))).Snapshots!;
     const info = toSnapshotInfo(described!, 'us-east-1');
     // moto keeps Encrypted but not the key id on the snapshot; EC2 gives both.
     expect(described!.Encrypted).toBe(true);
     expect(info.kmsKeyId).toBe(described!.KmsKeyId ?? 'default');
     expect(toSnapshotInfo({ ...described!, KmsKeyId: key }, 'us-east-1').kmsKeyId).toBe(key);
-    const out = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: snap, encryptedWith: info.kmsKeyId }], opts({ kmsKeyId: key, iops: 4000, throughput: 250 }));
+    const out = await restoreVolumes(emu.ec2Api(), [{ snapshotId: snap, encryptedWith: info.kmsKeyId }], opts({ kmsKeyId: key, iops: 4000, throughput: 250 }));
     expect(out[0]!.ok).toBe(true);
-    const create = proxy.calls.find((c) => c.action === 'CreateVolume')!;
+    const create = emu.proxy.calls.find((c) => c.action === 'CreateVolume')!;
     expect(create.params?.get('KmsKeyId')).toBe(key);
     expect(create.params?.get('Encrypted')).toBe('true');
     expect(create.params?.get('Iops')).toBe('4000');
     expect(create.params?.get('Throughput')).toBe('250');
-    const [v] = await snapdrillVolumes();
+    const [v] = await emu.taggedVolumes();
     expect(v).toMatchObject({ Encrypted: true, KmsKeyId: key });
   });
 
   it('GIVEN EBS deletes the new volume of an encrypted snapshot (the key cannot be used) THEN the failure names the key and the grants to add', async () => {
     const key = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-1111-2222-3333-444455556666';
-    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 8, Encrypted: true, KmsKeyId: key }))).VolumeId!;
-    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
+    const { snapshotId: snap } = await emu.snapshot({ volume: { Encrypted: true, KmsKeyId: key } });
     // What EC2 does when the caller may not use the key: CreateVolume succeeds, the volume is gone a moment later.
-    proxy.addRule({
+    emu.proxy.addRule({
       action: 'DescribeVolumes',
       when: (req) => req.params.has('VolumeId.1'),
       respond: (req) => ec2ErrorResponse('InvalidVolume.NotFound', `The volume '${req.params.get('VolumeId.1')}' does not exist.`),
     });
-    const [out] = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: snap, encryptedWith: key }], opts());
+    const [out] = await restoreVolumes(emu.ec2Api(), [{ snapshotId: snap, encryptedWith: key }], opts());
     expect(out!.ok).toBe(false);
     const err = !out!.ok ? (out!.error as InfraError) : undefined;
     expect(err).toBeInstanceOf(InfraError);
@@ -154,49 +121,44 @@ describe('AWS restore and gc, against moto behind the fault proxy', () => {
   });
 
   it('GIVEN CreateVolume is refused because of the key THEN the error is a named KMS error, not a stack trace', async () => {
-    const [snap] = await snapshots(1);
-    proxy.addRule({ action: 'CreateVolume', respond: ec2ErrorResponse('InvalidKMSKey.InvalidState', 'The KMS key provided is in an incorrect state') });
-    const [out] = await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), [{ snapshotId: snap! }], opts({ kmsKeyId: 'alias/backup-restore' }));
+    const [snap] = await emu.snapshots(1);
+    emu.proxy.addRule({ action: 'CreateVolume', respond: ec2ErrorResponse('InvalidKMSKey.InvalidState', 'The KMS key provided is in an incorrect state') });
+    const [out] = await restoreVolumes(emu.ec2Api(), [{ snapshotId: snap! }], opts({ kmsKeyId: 'alias/backup-restore' }));
     expect(!out!.ok && out!.error).toMatchObject({ code: 'aws-kms', message: 'the KMS key of an encrypted snapshot cannot be used: The KMS key provided is in an incorrect state' });
   });
 
   it('snapdrill gc -c aws.yaml lists expired volumes on a terminal-less dry run, then removes them with --yes', async () => {
-    const snaps = await snapshots(2);
-    await restoreVolumes(sdkEc2Api(ec2For(moto.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: -1000 }));
-    const cfg = path.join(tempDir('gc-cfg'), 'aws.yaml');
-    writeFileSync(cfg, `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${moto.endpoint}"}\n`);
+    const snaps = await emu.snapshots(2);
+    await restoreVolumes(sdkEc2Api(emu.direct), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: -1000 }));
+    // gc runs with spawnSync: its config names moto itself, not the proxy in this process.
+    const cfg = emu.configFile('', { endpoint: emu.moto.endpoint });
     const stateDir = tempDir('gc-state');
-    const gc = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'gc', '-c', cfg, '--json', '--state-dir', stateDir, ...args], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE', AWS_SECRET_ACCESS_KEY: 'fake', AWS_EC2_METADATA_DISABLED: 'true' },
-      });
+    const gc = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), 'gc', '-c', cfg, '--json', '--state-dir', stateDir, ...args], { cwd: ROOT, encoding: 'utf8', env: AWS_ENV });
     const dry = gc('--dry-run');
     expect(dry.status, dry.stderr).toBe(0);
     expect(JSON.parse(dry.stdout).resources.map((r: { action: string }) => r.action)).toEqual(['would-remove', 'would-remove']);
-    expect(await snapdrillVolumes()).toHaveLength(2);
+    expect(await emu.taggedVolumes()).toHaveLength(2);
     const real = gc('--yes');
     expect(JSON.parse(real.stdout).resources.map((r: { action: string }) => r.action)).toEqual(['removed', 'removed']);
-    expect(await snapdrillVolumes()).toHaveLength(0);
+    expect(await emu.taggedVolumes()).toHaveLength(0);
   });
 
   it('GIVEN a run killed after creating volumes WHEN gc runs after their expiry THEN it deletes them, and only them', async () => {
-    const snaps = await snapshots(3);
-    const other = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
-    await restoreVolumes(sdkEc2Api(ec2For(proxy.endpoint)), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: 60_000 }));
+    const snaps = await emu.snapshots(3);
+    const other = (await emu.direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
+    await restoreVolumes(emu.ec2Api(), snaps.map((snapshotId) => ({ snapshotId })), opts({ ttlMs: 60_000 }));
     // ...and the process is killed here: nothing deletes the volumes.
-    const api = sdkEc2Api(ec2For(proxy.endpoint));
+    const api = emu.ec2Api();
     const early = await collectAwsGarbage(api, { dryRun: false });
     expect(early.map((l) => l.action)).toEqual(['kept-not-expired', 'kept-not-expired', 'kept-not-expired']);
     const later = new Date(Date.now() + 120_000);
     const dry = await collectAwsGarbage(api, { dryRun: true, now: later });
     expect(dry.map((l) => l.action)).toEqual(['would-remove', 'would-remove', 'would-remove']);
-    expect(await snapdrillVolumes()).toHaveLength(3);
+    expect(await emu.taggedVolumes()).toHaveLength(3);
     const done = await collectAwsGarbage(api, { dryRun: false, now: later });
     expect(done.map((l) => l.action)).toEqual(['removed', 'removed', 'removed']);
-    expect(await snapdrillVolumes()).toHaveLength(0);
-    const left = await direct.send(new DescribeVolumesCommand({ VolumeIds: [other] }));
+    expect(await emu.taggedVolumes()).toHaveLength(0);
+    const left = await emu.direct.send(new DescribeVolumesCommand({ VolumeIds: [other] }));
     expect(left.Volumes).toHaveLength(1);
   });
 });

@@ -1,16 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import type { Config } from '../../src/config/types.js';
 import { AwsProvider } from '../../src/providers/aws/aws.js';
-import { sdkEc2Api } from '../../src/providers/aws/ec2.js';
-import { sdkSsmApi } from '../../src/providers/aws/ssm-shell.js';
 import { TAG } from '../../src/providers/aws/tags.js';
-import type { Provider } from '../../src/providers/provider.js';
-import { delay, ec2Xml, ssmJson, startFaultProxy, throttle, type FaultProxy } from './fault-proxy.js';
-import { ec2For, ssmFor, startMoto, type MotoServer } from './moto.js';
+import type { Provider } from '../../src/provider.js';
+import type { RunReport, SnapshotResult } from '../../src/report/types.js';
+import { executeRun, type RunOutcome } from '../../src/run/run.js';
+import { awsProviderYaml, startEmulator, type Emulator } from './emulator.js';
+import { delay, ec2Xml, ssmJson, throttle } from './fault-proxy.js';
 
 /** WorldOptions shape the emulated account: which fixture each snapshot stands for, and the faults in front of it. */
 export interface WorldOptions {
@@ -34,14 +33,10 @@ export interface WorldOptions {
   pollMs?: { volume: number; attach: number; helpers: number; ssm: number };
 }
 
-/** AwsWorld is moto behind the fault proxy, with the proxy playing the helper instances. */
-export interface AwsWorld {
-  moto: MotoServer;
-  proxy: FaultProxy;
-  direct: EC2Client;
+/** AwsWorld is the emulator (moto behind the fault proxy), with the proxy playing the helper instances. */
+export interface AwsWorld extends Emulator {
+  /** The helper image the configs name. */
   imageId: string;
-  /** The quarantine the configs name (moto's default VPC: the us-east-1a subnet and the default security group). */
-  network: { subnetId: string; securityGroupId: string };
   /** Snapshot id → the fixture it stands for. */
   snapFixture: Map<string, string>;
   /** Every volume a helper looked for, with the helper and the fixture it stands for. */
@@ -50,9 +45,10 @@ export interface AwsWorld {
   writeConfig(extra?: string, providerExtra?: string, helperExtra?: string): string;
   /** providerFactory builds the AWS provider against the proxy with short waits, as in production otherwise. */
   providerFactory(config: Config, runId: string): Provider;
-  /** liveResources lists snapdrill-tagged volumes not deleted and instances not terminated, straight from moto. */
-  liveResources(): Promise<string[]>;
-  stop(): Promise<void>;
+  /** run executes a snapdrill run of `config` in this world (its state in a new directory unless named); stop() removes the runs' helper scratch. */
+  run(config: Config, stateDir?: string): Promise<RunOutcome>;
+  /** byFixture indexes a report's snapshots by the fixture each stands for. */
+  byFixture(report: RunReport): Record<string, SnapshotResult>;
 }
 
 /**
@@ -61,24 +57,15 @@ export interface AwsWorld {
  * attached volume's snapshot stands for (found through the volume's snapdrill:source-snapshot tag).
  */
 export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
-  const dirs: string[] = [];
-  const tempDir = (prefix: string) => {
-    const d = mkdtempSync(path.join(os.tmpdir(), `snapdrill-${prefix}-`));
-    dirs.push(d);
-    return d;
-  };
-  const moto = await startMoto();
-  const proxy = await startFaultProxy(moto.endpoint);
-  const direct = ec2For(moto.endpoint);
+  const emulator = await startEmulator();
+  const { proxy, direct, tempDir } = emulator;
   const snapFixture = new Map<string, string>();
   const loops: string[] = [];
   const copies: string[] = [];
+  const runIds: string[] = [];
   for (const [i, name] of opts.fixtures.entries()) {
-    const vol = (await direct.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }))).VolumeId!;
-    const snap = (await direct.send(new CreateSnapshotCommand({ VolumeId: vol }))).SnapshotId!;
-    const tags = { drill: 'nightly', ...(opts.tags?.(i) ?? {}) };
-    await direct.send(new CreateTagsCommand({ Resources: [snap], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
-    snapFixture.set(snap, name);
+    const { snapshotId } = await emulator.snapshot({ sizeGiB: 1, tags: { drill: 'nightly', ...(opts.tags?.(i) ?? {}) } });
+    snapFixture.set(snapshotId, name);
   }
   const results = new Map<string, { out: string; code: number }>();
   let n = 0;
@@ -171,55 +158,53 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
       },
     });
   }
-  const imageId = (await direct.send(new DescribeImagesCommand({}))).Images![0]!.ImageId!;
+  const imageId = await emulator.anyImageId();
   // Helpers and boot tests need an explicit subnet and security groups (or provider.allowDefaultNetwork).
-  const subnetId = (await direct.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'availability-zone', Values: ['us-east-1a'] }] }))).Subnets![0]!.SubnetId!;
-  const securityGroupId = (await direct.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['default'] }] }))).SecurityGroups![0]!.GroupId!;
+  const { subnetId, securityGroupId } = await emulator.network();
   const poll = opts.pollMs ?? { volume: 20, attach: 20, helpers: 20, ssm: 10 };
   const wait = (pollMs: number) => ({ timeoutMs: 120_000, pollMs, reason: 'test' });
-  return {
-    moto,
-    proxy,
-    direct,
+  // As in production: adaptive retry, 10 attempts (createEc2Client / createSsmClient).
+  const retry = { retryMode: 'adaptive', maxAttempts: 10 } as const;
+  const world: AwsWorld = {
+    ...emulator,
     imageId,
-    network: { subnetId, securityGroupId },
     snapFixture,
     devices,
     writeConfig(extra = '', providerExtra = '', helperExtra = '') {
       const file = path.join(tempDir('aws-cfg'), 'snapdrill.yaml');
       writeFileSync(
         file,
-        `provider: {type: aws, region: us-east-1, availabilityZone: us-east-1a, endpoint: "${proxy.endpoint}", helper: {imageId: ${imageId}, subnetId: ${subnetId}, securityGroupIds: [${securityGroupId}]${helperExtra}}${providerExtra}}\n` +
+        awsProviderYaml(proxy.endpoint, `, helper: {imageId: ${imageId}, subnetId: ${subnetId}, securityGroupIds: [${securityGroupId}]${helperExtra}}${providerExtra}`) +
           `snapshots: [{tags: {drill: nightly}}]\noutput: {dir: ${tempDir('aws-out')}}\ndatabases: {enabled: false}\n${extra}`,
       );
       return file;
     },
     providerFactory(c, runId) {
       return new AwsProvider(c.provider as never, runId, c.snapshots, {
-        // As in production: adaptive retry, 10 attempts (createEc2Client / createSsmClient).
-        ec2: sdkEc2Api(ec2For(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
-        ssm: sdkSsmApi(ssmFor(proxy.endpoint, { retryMode: 'adaptive', maxAttempts: 10 })),
+        ec2: emulator.ec2Api(retry),
+        ssm: emulator.ssmApi(retry),
         imageId,
         waits: { volume: wait(poll.volume), attach: wait(poll.attach), helpers: wait(poll.helpers) },
         ssmPollMs: poll.ssm,
         boot: c.boot,
       });
     },
-    async liveResources() {
-      const vols = (await direct.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }))).Volumes ?? [];
-      const inst = ((await direct.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: [TAG.runId] }] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
-      return [
-        ...vols.filter((v) => v.State !== 'deleted').map((v) => `${v.VolumeId} ${v.State}`),
-        ...inst.filter((i) => !['shutting-down', 'terminated'].includes(i.State?.Name ?? '')).map((i) => `${i.InstanceId} ${i.State?.Name}`),
-      ];
+    async run(config, stateDir = tempDir('aws-state')) {
+      const outcome = await executeRun(config, { stateDir, events: {}, signal: new AbortController().signal, providerFactory: (c, id) => world.providerFactory(c, id) });
+      runIds.push(outcome.report.runId);
+      return outcome;
+    },
+    byFixture(report) {
+      return Object.fromEntries(report.snapshots.map((s) => [snapFixture.get(s.id), s]));
     },
     async stop() {
-      for (const l of byIdLinks) rmSync(l, { force: true });
-      for (const d of loops) execFileSync('bash', ['-c', `partx -d ${d} 2>/dev/null; losetup -d ${d} 2>/dev/null || true`]);
-      for (const c of copies) rmSync(c, { force: true });
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-      await proxy.stop();
-      await moto.stop();
+      for (const l of byIdLinks.splice(0)) rmSync(l, { force: true });
+      for (const d of loops.splice(0)) execFileSync('bash', ['-c', `partx -d ${d} 2>/dev/null; losetup -d ${d} 2>/dev/null || true`]);
+      for (const c of copies.splice(0)) rmSync(c, { force: true });
+      // The helper's scratch of each run (this machine played the helper).
+      for (const id of runIds.splice(0)) rmSync(path.join('/var/tmp/snapdrill', id), { recursive: true, force: true });
+      await emulator.stop();
     },
   };
+  return world;
 }

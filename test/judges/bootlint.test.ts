@@ -1,28 +1,18 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { LintContext, LintResult } from '../../src/boot/types.js';
 import type { Fact } from '../../src/checks/runner.js';
 import { judgeBootLint, parseFstabLine, RULES } from '../../src/judges/bootlint/index.js';
 import { BOGUS_UUID, DATA_UUID, lintContext, ROOT_UUID, SCENARIOS, SNAPSHOT } from '../fixtures/bootlint-scenarios.js';
+import { captured, faultInjector } from './facts.js';
 
 // Facts captured from the real bootlint check on the scenario images (scripts/capture-bootlint-facts.ts), each
 // scenario a known-good root with at most one fault; a test injects one more fault into the facts or the context.
-const FACTS = path.resolve(import.meta.dirname, '../golden/facts-boot');
+const { dir: FACTS, load } = captured('facts-boot');
 const MiB = 1024 * 1024;
 
-function load(name: string): Fact[] {
-  return readFileSync(path.join(FACTS, `${name}.ndjson`), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Fact);
-}
-
 /** withFault changes one fact's value (or removes it, or adds it when absent) to inject exactly one fault into a real capture. */
-function withFault(facts: Fact[], fact: string, change: ((v: any) => unknown) | 'remove'): Fact[] {
-  if (change !== 'remove' && !facts.some((f) => f.fact === fact)) return [...facts, { check: 'bootlint', target: '/dev/loopX', fact, value: change(undefined) }];
-  return facts.flatMap((f) => (f.fact !== fact ? [f] : change === 'remove' ? [] : [{ ...f, value: change(structuredClone(f.value)) }]));
-}
+const withFault = faultInjector({ addAs: { check: 'bootlint', target: '/dev/loopX' } });
 /** withFstab replaces the captured fstab with these lines. */
 const withFstab = (facts: Fact[], lines: string[]) => withFault(facts, 'fstab', (v) => ({ ...v, lines: lines.map((text, i) => ({ n: i + 1, text })) }));
 /** withGrubLines replaces the captured grub.cfg lines with these. */

@@ -1,21 +1,13 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../../src/checks/runner.js';
 import { refusing, type DatabaseFinding, type DbTarget } from '../../src/judges/database.js';
 import { judgeMariadb, parseRedoBlocks, parseTableCheck } from '../../src/judges/mariadb.js';
 import { judgePostgres, lsnToNumber, segmentNumber } from '../../src/judges/postgresql.js';
 import { judgeSqlite } from '../../src/judges/sqlite.js';
+import { captured, faultInjector } from './facts.js';
 
 // Facts captured from the real engines on the real database fixture images (scripts/capture-facts.ts --databases).
-const FACTS = path.resolve(import.meta.dirname, '../golden/facts-db');
-
-function load(name: string): Fact[] {
-  return readFileSync(path.join(FACTS, `${name}.ndjson`), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Fact);
-}
+const { load } = captured('facts-db');
 
 /** judgeDb judges the database at `dbPath` in a captured fixture, as the orchestrator does. */
 function judgeDb(name: string, dbPath: string, facts: Fact[] = load(name)): DatabaseFinding {
@@ -30,10 +22,8 @@ const MY = '/var/lib/mysql';
 const APP = '/srv/app/data/app.db';
 const ev = (f: DatabaseFinding) => Object.fromEntries(f.evidence.map((e) => [e.key, e.value]));
 
-/** withFault replaces one fact's value (or removes it) to inject exactly one fault into a known-good capture. */
-function withFault(facts: Fact[], fact: string, change: ((v: any) => unknown) | 'remove'): Fact[] {
-  return facts.flatMap((f) => (f.fact !== fact || f.check === 'dbfind' ? [f] : change === 'remove' ? [] : [{ ...f, value: change(structuredClone(f.value)) }]));
-}
+/** withFault replaces one fact's value (or removes it) to inject exactly one fault into a known-good capture; dbfind's facts stay as captured. */
+const withFault = faultInjector({ keep: ['dbfind'] });
 
 describe('PostgreSQL judge on captured output', () => {
   it('clean shutdown: clean-shutdown, amcheck and checksums clean', () => {

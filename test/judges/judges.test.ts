@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../../src/checks/runner.js';
 import { judgeDiscovery } from '../../src/judges/discovery.js';
@@ -7,17 +5,11 @@ import { decodeE2fsckExit, judgeExt4, parseDumpe2fs } from '../../src/judges/ext
 import { judgeSnapshot } from '../../src/judges/snapshot.js';
 import type { FilesystemFinding } from '../../src/judges/types.js';
 import { judgeXfs } from '../../src/judges/xfs.js';
+import { captured, withFault } from './facts.js';
 
 // Facts captured from the real checks on the real fixture images (scripts/capture-facts.ts).
-const FACTS = path.resolve(import.meta.dirname, '../golden/facts');
+const { load } = captured('facts');
 const CHECKABLE = (t: string) => ['ext4', 'ext3', 'ext2', 'xfs'].includes(t);
-
-function load(name: string): Fact[] {
-  return readFileSync(path.join(FACTS, `${name}.ndjson`), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Fact);
-}
 
 /** judgeAll runs discovery and the filesystem judges on captured facts, as the orchestrator does. */
 function judgeAll(facts: Fact[]): FilesystemFinding[] {
@@ -31,11 +23,6 @@ function judgeAll(facts: Fact[]): FilesystemFinding[] {
     out.push(t.fstype === 'xfs' ? judgeXfs(t, mine) : judgeExt4(t, mine));
   }
   return out;
-}
-
-/** withFault replaces one fact's value (or removes the fact) to inject exactly one fault into a known-good capture. */
-function withFault(facts: Fact[], fact: string, change: ((v: any) => unknown) | 'remove'): Fact[] {
-  return facts.flatMap((f) => (f.fact !== fact ? [f] : change === 'remove' ? [] : [{ ...f, value: change(structuredClone(f.value)) }]));
 }
 
 const evidence = (f: FilesystemFinding) => Object.fromEntries(f.evidence.map((e) => [e.key, e.value]));
