@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { inject } from 'vitest';
 import { currentMounts, loopDevices, releaseResource } from '../src/ledger/resources.js';
 
@@ -76,4 +76,31 @@ export async function leftovers(dir: string): Promise<string[]> {
     .filter((m) => m.mountpoint.startsWith(dir))
     .map((m) => `mount ${m.mountpoint}`);
   return [...loops, ...mounts];
+}
+
+/** CliResult is how a snapdrill process ended. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const BIN = path.resolve(import.meta.dirname, '../src/bin.ts');
+
+/** cli runs `snapdrill` from source as a child process (CI set: plain progress), synchronously. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', BIN, ...args], { cwd: path.dirname(path.dirname(BIN)), env: { ...process.env, CI: '1', ...env }, encoding: 'utf8', timeout: 170_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** cliAsync is cli without blocking this process: for tests whose own servers (a webhook receiver) must answer the run. */
+export function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { cwd: path.dirname(path.dirname(BIN)), env: { ...process.env, CI: '1', ...env }, timeout: 170_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

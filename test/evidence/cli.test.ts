@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -7,20 +6,8 @@ import { writeEvidencePack } from '../../src/evidence/manifest.js';
 import { ed25519FileSigner, kmsSigner } from '../../src/evidence/sign.js';
 import { sdkKmsApi } from '../../src/providers/aws/kms.js';
 import { fakeCredentials, startMoto, TEST_REGION } from '../aws/moto.js';
-import { tempDir } from '../helpers.js';
+import { cli, tempDir } from '../helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-/** cli runs `snapdrill` from source, as test/integration/cli.test.ts does. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CI: '1', ...env },
-    encoding: 'utf8',
-    timeout: 170_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** reportDirWith writes a small run report directory to pack. */
 function reportDirWith(): string {

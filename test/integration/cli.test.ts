@@ -2,19 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { catalogOf, leftovers, tempDir } from '../helpers.js';
+import { catalogOf, cli, leftovers, tempDir } from '../helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CI: '1', ...env },
-    encoding: 'utf8',
-    timeout: 170_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('snapdrill CLI', () => {
   it('documents the exit codes in --help of every command', () => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -8,28 +8,13 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/report/types.js';
 import { fakeCredentials, startMoto, TEST_REGION, type MotoServer } from '../aws/moto.js';
-import { fsCatalog, sha256, tempDir } from '../helpers.js';
+import { cliAsync, fsCatalog, sha256, tempDir } from '../helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const HOUR = 3_600_000;
 
-/**
- * cli runs the real snapdrill as a child process, with moto's credentials for the alert channels. Asynchronously: the
- * webhook receiver lives in this process and must answer while the run is going.
- */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/bin.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: '1', AWS_ACCESS_KEY_ID: fakeCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: fakeCredentials.secretAccessKey, AWS_REGION: TEST_REGION, AWS_EC2_METADATA_DISABLED: 'true' },
-      timeout: 170_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** cli runs the real snapdrill, with moto's credentials for the alert channels, without blocking the webhook receiver here. */
+function cli(args: string[]) {
+  return cliAsync(args, { AWS_ACCESS_KEY_ID: fakeCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: fakeCredentials.secretAccessKey, AWS_REGION: TEST_REGION, AWS_EC2_METADATA_DISABLED: 'true' });
 }
 
 /** place puts one fixture image into a catalog as a snapshot of a volume, taken `ageMs` ago. */
