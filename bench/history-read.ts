@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openHistoryStore } from '../src/history/store.js';
 import { historyView } from '../src/judges/trends.js';
-import type { LineageEntry, RunRecord } from '../src/history/types.js';
+import type { LineageEntry, RunRecord } from '../src/judges/history.js';
 import { record } from '../test/history/records.js';
 
 const DAY = 86_400_000;

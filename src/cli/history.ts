@@ -5,7 +5,7 @@ import { CONFIG_SCHEMA, loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_RUNS } from '../history/store.js';
-import type { LineageEntry, RunRecord } from '../history/types.js';
+import type { LineageEntry, RunRecord } from '../judges/history.js';
 import { fmt } from '../judges/rto.js';
 import { openHistory } from '../providers/history.js';
 import { schemaPath } from '../util/paths.js';

@@ -1,4 +1,4 @@
-import type { LineageEntry, RpoViolation, RunRecord } from './types.js';
+import type { LineageEntry, RpoViolation, RunRecord } from '../judges/history.js';
 
 /** SnapshotOfReport is what history reads of one snapshot's result (report/types.ts SnapshotResult). */
 interface SnapshotOfReport extends Pick<LineageEntry, 'lineage' | 'account' | 'region' | 'consistency' | 'boot' | 'restoreToVerifiedMs'> {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ConfigError, errorMessage, InfraError, SnapdrillError } from '../errors.js';
 import { mapLimit } from '../util/concurrency.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
-import type { RunRecord } from './types.js';
+import type { RunRecord } from '../judges/history.js';
 
 /** HISTORY_SCHEMA is the JSON Schema every record is validated against, when written and when read. */
 export const HISTORY_SCHEMA = 'history.schema.json';

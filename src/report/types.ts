@@ -5,7 +5,7 @@ import type { CanaryResult, DatabaseFinding } from '../judges/database.js';
 import type { BootResult as JudgedBootResult, PolicyResult } from '../judges/policy.js';
 import type { SetVerdict } from '../judges/set.js';
 import type { FilesystemFinding, Hint, PhaseKind } from '../judges/types.js';
-import type { HistoryView, RpoViolation } from '../history/types.js';
+import type { HistoryView, RpoViolation } from '../judges/history.js';
 
 /** BootResult is the bootability axis (boot.enabled), judged by judges/policy.ts: the details are in SnapshotResult.bootTest. */
 export type BootResult = JudgedBootResult;
@@ -51,7 +51,7 @@ export interface HarnessErrorInfo {
 export interface SnapshotResult {
   id: string;
   source: string;
-  /** What the snapshot is a backup of, across runs: the set key, else the volume id, else the snapshot id (history/types.ts). */
+  /** What the snapshot is a backup of, across runs: the set key, else the volume id, else the snapshot id (judges/history.ts). */
   lineage: string;
   /** Account and region, when the provider knows them (AWS). */
   account?: string;

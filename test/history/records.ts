@@ -1,4 +1,4 @@
-import type { LineageEntry, RunRecord } from '../../src/history/types.js';
+import type { LineageEntry, RunRecord } from '../../src/judges/history.js';
 
 /** entry is a known-good lineage entry (application-consistent, passing, 10 s RTO); tests change one field. */
 export function entry(lineage: string, over: Partial<LineageEntry> = {}): LineageEntry {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryRecordExistsError, MAX_RECORD_BYTES, openHistoryStore, recordKey, type HistoryStore } from '../../src/history/store.js';
-import type { RunRecord } from '../../src/history/types.js';
+import type { RunRecord } from '../../src/judges/history.js';
 import { fmt } from '../../src/judges/rto.js';
 import { createHistoryS3Client, s3HistoryObjects } from '../../src/providers/aws/history.js';
 import { mapLimit } from '../../src/util/concurrency.js';

@@ -1,5 +1,5 @@
 import type { Consistency } from '../../src/config/types.js';
-import type { Change, HistoryView, LineageTrend, TrendPoint } from '../../src/history/types.js';
+import type { Change, HistoryView, LineageTrend, TrendPoint } from '../../src/judges/history.js';
 import type { RunReport, SnapshotResult } from '../../src/report/types.js';
 import { seededRandom } from '../aws/fault-proxy.js';
 

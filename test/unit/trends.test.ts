@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RpoViolation } from '../../src/history/types.js';
+import type { RpoViolation } from '../../src/judges/history.js';
 import { fmt } from '../../src/judges/rto.js';
 import { compareRuns, historyView, lineageTrends } from '../../src/judges/trends.js';
 import { compiledSchema } from '../../src/util/schema.js';

@@ -1,4 +1,4 @@
-import type { Change, ChangeKind, HistoryView } from '../../history/types.js';
+import type { Change, ChangeKind, HistoryView } from '../../judges/history.js';
 import { esc, plural, rowAnchor } from './common.js';
 import { sparkline } from './sparkline.js';
 

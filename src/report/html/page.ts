@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RpoViolation } from '../../history/types.js';
+import type { RpoViolation } from '../../judges/history.js';
 import type { RunReport } from '../types.js';
 import { formatDuration } from '../../util/duration.js';
 import { renderChanges } from './changes.js';

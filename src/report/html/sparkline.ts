@@ -1,4 +1,4 @@
-import type { LineageTrend, TrendPoint } from '../../history/types.js';
+import type { LineageTrend, TrendPoint } from '../../judges/history.js';
 import { formatDuration } from '../../util/duration.js';
 import { CONSISTENCY_CLASS, VERDICTS, esc, plural } from './common.js';
 

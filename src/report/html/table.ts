@@ -1,4 +1,4 @@
-import type { LineageTrend } from '../../history/types.js';
+import type { LineageTrend } from '../../judges/history.js';
 import type { RunReport, SnapshotResult } from '../types.js';
 import { formatDuration } from '../../util/duration.js';
 import { CONSISTENCY_CLASS, DETAIL_ROW, SEVERITY, VERDICTS, count, esc, rowAnchor, snapshotName } from './common.js';
