@@ -7,7 +7,9 @@ import { makePlan } from '../../src/plan.js';
 import { AwsProvider } from '../../src/providers/aws/aws.js';
 import { createEc2Client, sdkEc2Api } from '../../src/providers/aws/ec2.js';
 import type { AwsProviderConfig, Config } from '../../src/config/types.js';
-import { listAwsSnapshots, originOf } from '../../src/providers/aws/snapshots.js';
+import { listAwsSnapshots, listVolumeSnapshots, originOf } from '../../src/providers/aws/snapshots.js';
+import { judgeRpo } from '../../src/judges/rpo.js';
+import { coveredVolumes } from '../../src/run/rpo.js';
 import { selectSnapshots } from '../../src/select.js';
 import { throttle } from './fault-proxy.js';
 import { AWS_ENV, useEmulator } from './use-emulator.js';
@@ -33,6 +35,21 @@ describe('AWS snapshot selection and plan, against moto', () => {
     expect(chosen.map((s) => s.id).sort()).toEqual([a2.snapshotId, b1.snapshotId].sort());
     const b = chosen.find((s) => s.id === b1.snapshotId)!;
     expect(b).toMatchObject({ source: `aws:us-east-1:${b1.snapshotId}`, volumeId: b1.volumeId, sizeBytes: 20 * 2 ** 30, tags: { env: 'prod', AppConsistent: 'true' } });
+  });
+
+  it('GIVEN a selection by snapshot id WHEN judging the RPO THEN the newest snapshot of each volume counts, not only the one asked for; a named volume with none fails', async () => {
+    const old = await emu.snapshot({ tags: { env: 'rpo' } });
+    const fresh = await emu.snapshot({ volumeId: old.volumeId, tags: { env: 'rpo' } });
+    const api = sdkEc2Api(emu.direct);
+    const selectors = [{ ids: [old.snapshotId] }, { volumeIds: ['vol-0000000000000dead'] }];
+    const listed = await listAwsSnapshots(api, 'us-east-1', [{ ids: [old.snapshotId] }]);
+    expect(listed.map((s) => s.id)).toEqual([old.snapshotId]);
+    const inventory = await listVolumeSnapshots(api, 'us-east-1', [old.volumeId]);
+    expect(inventory.map((s) => s.id).sort()).toEqual([old.snapshotId, fresh.snapshotId].sort());
+    expect(inventory[0]).toMatchObject({ region: 'us-east-1', account: expect.stringMatching(/^\d{12}$/) });
+    const covered = await coveredVolumes({ snapshotsOfVolumes: (ids) => listVolumeSnapshots(api, 'us-east-1', ids) }, listed, listed, selectors);
+    const violations = judgeRpo(covered, 3_600_000, new Date());
+    expect(violations.map((v) => [v.volumeId, v.reason])).toEqual([['vol-0000000000000dead', 'vol-0000000000000dead has no snapshot newer than 1h00m: no snapshot at all']]);
   });
 
   it('GIVEN an id that does not exist THEN the error names it (exit 2), before anything is created', async () => {
