@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { execFile } from '../util/exec.js';
-import { within } from './trust.js';
+import { within } from '../util/paths.js';
 
 /** ResourceRecord describes something a run created on this machine, in enough detail to remove it without the run. */
 export type ResourceRecord =

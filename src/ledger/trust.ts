@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { within } from '../util/paths.js';
 import type { ResourceRecord } from './resources.js';
 
 /**
@@ -87,12 +88,6 @@ export function readTrustedFile(file: string): TrustedFile {
   } finally {
     closeSync(fd);
   }
-}
-
-/** within is true when p is dir itself or lies below it (lexically). */
-export function within(dir: string, p: string): boolean {
-  const rel = path.relative(dir, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /** strictlyUnder is true when p lies below dir, not at dir itself. */

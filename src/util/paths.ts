@@ -11,3 +11,9 @@ export function schemaPath(name: string): string {
 
 /** CHECKS_DIR holds the check scripts that run on the helper. */
 export const CHECKS_DIR = path.join(PACKAGE_ROOT, 'checks');
+
+/** within is true when p is dir itself or lies below it (lexically). */
+export function within(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
