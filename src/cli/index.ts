@@ -8,6 +8,7 @@ import { diagnoseCommand } from './diagnose.js';
 import { evidenceCommand } from './evidence.js';
 import { gcCommand } from './gc.js';
 import { historyCommand } from './history.js';
+import { mergeCommand } from './merge.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
@@ -19,6 +20,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       .scriptName('snapdrill')
       .usage('$0 <command> [options]\n\nRestore every snapshot, check it, and say whether it would come back: application-consistent, crash-consistent, corrupt or unknown.')
       .command(runCommand)
+      .command(mergeCommand)
       .command(planCommand)
       .command(checksCommand)
       .command(validateCommand)
@@ -26,7 +28,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       .command(gcCommand)
       .command(historyCommand)
       .command(evidenceCommand)
-      .demandCommand(1, 'name a command: run, plan, checks, validate, diagnose, gc, history or evidence')
+      .demandCommand(1, 'name a command: run, merge, plan, checks, validate, diagnose, gc, history or evidence')
       .strict()
       .recommendCommands()
       .wrap(Math.min(100, process.stdout.columns || 100))

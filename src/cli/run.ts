@@ -1,10 +1,11 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
-import { ExitCode } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 import { chooseProgressMode, createProgress, type Progress } from '../progress/progress.js';
 import type { RunReport } from '../report/types.js';
 import type { RunEvents } from '../run/events.js';
-import { executeRun, type RunOutcome } from '../run/run.js';
+import { executeRun, RUN_ID_PATTERN, type RunOptions, type RunOutcome } from '../run/run.js';
+import { parseShard } from '../run/shard.js';
 import { renderTerminalSummary } from '../report/terminal.js';
 import { jsonForTerminal } from '../util/sanitize.js';
 import { EXIT_CODES, overridesOf, stateDirOf, stateDirOption, type ArgsOf } from './common.js';
@@ -25,8 +26,11 @@ function builder(y: Argv) {
     .option('json', { type: 'boolean', default: false, describe: 'Print the machine-readable summary on stdout (progress stays on stderr)' })
     .option('progress', { type: 'string', choices: ['auto', 'tty', 'plain', 'none'], default: 'auto', describe: 'Progress display on stderr: live list on a terminal, plain lines when not a TTY or CI is set' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
+    .option('shard', { type: 'string', describe: 'Verify only the K-th of N parts of the selection (K/N; sets and lineages are never split); needs --run-id. Writes OUT/RUN-ID/shard-K-of-N/ and sends no alerts: "snapdrill merge OUT/RUN-ID" does' })
+    .option('run-id', { type: 'string', describe: 'Run id to use instead of a new one (as snapdrill makes them: 20261203T020000Z-1a2b3c); every shard of one run gets the same' })
     .example('$0 run --provider local --catalog ./images', 'verify every image in ./images')
     .example('$0 run -c snapdrill.yaml --json', 'verify what the config selects; summary as JSON')
+    .example('$0 run -c snapdrill.yaml --shard 2/4 --run-id 20261203T020000Z-1a2b3c', 'verify the second of four parts of one fleet run')
     .epilogue(EXIT_CODES);
 }
 
@@ -127,14 +131,26 @@ function printOutcome({ report, reportDir, files, evidence }: RunOutcome, json: 
   process.stderr.write(renderTerminalSummary(report, { reportFile: files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir, ...(evidence ? { evidence } : {}) }));
 }
 
+/** fleetOptions reads --shard and --run-id: a shard needs the run id its siblings share, and a given id must look like one snapdrill makes. */
+export function fleetOptions(argv: { shard?: string | undefined; runId?: string | undefined }): Pick<RunOptions, 'shard' | 'runId'> {
+  if (argv.runId !== undefined && !RUN_ID_PATTERN.test(argv.runId)) {
+    throw new ConfigError('--run-id', `"${argv.runId}" is not a run id`, 'give one as snapdrill makes them, UTC time and 6 hex digits: 20261203T020000Z-1a2b3c (e.g. "$(date -u +%Y%m%dT%H%M%SZ)-$(openssl rand -hex 3)")');
+  }
+  if (argv.shard === undefined) return argv.runId !== undefined ? { runId: argv.runId } : {};
+  const shard = parseShard(argv.shard);
+  if (argv.runId === undefined) throw new ConfigError('--shard', 'needs --run-id: every shard of one run writes under the same run id, where "snapdrill merge" finds them', 'make one id for the whole fleet run and pass it to every shard with --run-id');
+  return { shard, runId: argv.runId };
+}
+
 /** runSnapshots verifies what the config and flags select; the exit code is the report's. */
 async function runSnapshots(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
+  const fleet = fleetOptions(argv);
   const config = loadConfig(argv.config, overridesOf(argv));
   const progress = createProgress(argv.quiet ? 'none' : chooseProgressMode(argv.progress));
   const controller = new AbortController();
   const stopListening = onSignals(controller);
   try {
-    const outcome = await executeRun(config, { stateDir: stateDirOf(argv), signal: controller.signal, events: bindEvents(progress) });
+    const outcome = await executeRun(config, { ...fleet, stateDir: stateDirOf(argv), signal: controller.signal, events: bindEvents(progress) });
     await progress.stop();
     printOutcome(outcome, argv.json);
     process.exitCode = outcome.report.exitCode;

@@ -102,6 +102,8 @@ export interface RunReport {
   policy: { minimum: string; allowUnknown: boolean; rules: number; rtoMs?: number; rpoMs?: number };
   /** What the run was asked to verify, in the config's words: for the auditor's summary. */
   scope?: string[];
+  /** The part of a fleet run this report covers (run --shard K/N); absent for a whole run and for a merged one. */
+  shard?: { index: number; count: number };
   interrupted: boolean;
   exitCode: number;
   summary: {

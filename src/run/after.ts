@@ -34,20 +34,27 @@ export class FactLog {
 /** log is where the after-run steps say what went wrong: they never fail the run. */
 type Log = (line: string) => void;
 
+/** HistoryOptions say whose record this is: a shard of a fleet run ("2-of-4"), and whether to store it at all. */
+export interface HistoryOptions {
+  shard?: string;
+  /** False for a merged fleet run: its shards stored their records already, and the store merges them when listing. */
+  store?: boolean;
+}
+
 /**
- * readHistory reads the past runs from the history store and puts the comparison into the report, then stores this
- * run's record (one object per run, never rewriting another). A store that cannot be read or written is an outcome in
- * report.notifications, never a failed run.
+ * recordHistory reads the past runs from the history store and puts the comparison into the report, then stores this
+ * run's record (one object per run and shard, never rewriting another). A store that cannot be read or written is an
+ * outcome in report.notifications, never a failed run.
  */
-export async function recordHistory(report: RunReport, config: Pick<Config, 'output' | 'provider'>, log: Log): Promise<NotificationOutcome> {
+export async function recordHistory(report: RunReport, config: Pick<Config, 'output' | 'provider'>, log: Log, opts: HistoryOptions = {}): Promise<NotificationOutcome> {
   const where = config.output.history;
   try {
     const store = openHistory(where, config);
     const past = await store.list({ limit: config.output.historyRuns, before: report.runId });
     for (const s of past.skipped) log(`history: skipped ${s.key}: ${s.reason}`);
-    const record = recordFromReport(report);
+    const record = recordFromReport(report, opts.shard);
     report.history = historyView(record, past.records);
-    await store.write(record);
+    if (opts.store ?? true) await store.write(record);
     return { channel: 'history', target: where, ok: true };
   } catch (e) {
     log(`history ${where}: ${errorMessage(e)}`);

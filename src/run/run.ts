@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
@@ -18,11 +19,20 @@ import { distinctErrors, teardownFailed } from './harness-errors.js';
 import { coveredVolumes } from './rpo.js';
 import { verifyAll } from './verify.js';
 import { FactLog, notify, packEvidence, recordHistory } from './after.js';
+import { shardName, shardOf, type Shard } from './shard.js';
 
 /** newRunId makes a sortable, unique run id: UTC timestamp plus random suffix. */
 export function newRunId(now = new Date()): string {
   const ts = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${ts}-${randomBytes(3).toString('hex')}`;
+}
+
+/** RUN_ID_PATTERN is the shape of newRunId's ids: what --run-id accepts, so a shared id still sorts and names a ledger. */
+export const RUN_ID_PATTERN = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
+
+/** shardDirName is the subdirectory of OUT/RUNID/ a shard writes its report into: shard-K-of-N. */
+export function shardDirName(shard: Shard): string {
+  return `shard-${shardName(shard)}`;
 }
 
 /** describeScope says what a run was asked to verify, in the config's words (for the auditor's summary). */
@@ -50,6 +60,12 @@ export interface RunOptions {
   providerFactory?: (config: Config, runId: string) => Provider;
   /** False for a run that is not one of the nightly series (diagnose's lint): no history, alerts, metrics or evidence. */
   record?: boolean;
+  /**
+   * The part of the selection to verify (run --shard K/N). A shard writes OUT/RUNID/shard-K-of-N/, stores its history
+   * record as shard "K-of-N", judges the RPO only when it is shard 1, and sends no alerts or metrics: `snapdrill merge`
+   * sends them once for the whole run.
+   */
+  shard?: Shard;
 }
 
 /** RunOutcome is a finished run: its report and where the report files went. */
@@ -67,17 +83,22 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   const record = opts.record ?? true;
   const facts = new FactLog();
   const startedAt = new Date();
-  const provider = (opts.providerFactory ?? createProvider)(config, runId);
+  // Shards of one run share the run id; each needs its own ledger and scratch directory.
+  const workId = opts.shard ? `${runId}.${shardDirName(opts.shard)}` : runId;
+  const provider = (opts.providerFactory ?? createProvider)(config, workId);
   const registry = CheckRegistry.load();
   const all = await provider.listSnapshots();
-  const selected = selectSnapshots(all, config.snapshots, provider.describe());
+  const selection = selectSnapshots(all, config.snapshots, provider.describe());
+  const selected = opts.shard ? shardOf(selection, opts.shard.k, opts.shard.n) : selection;
   await provider.preflight();
   // The RPO is judged at the start of the run, on what exists then (a snapshot made during the run does not count).
-  const rpo = config.policy.rpoMs === undefined ? undefined : judgeRpo(await coveredVolumes(provider, all, selected, config.snapshots), config.policy.rpoMs, startedAt);
+  // A fleet run judges it once, in shard 1, over the whole selection: otherwise every shard would report the same violation.
+  const judgesRpo = config.policy.rpoMs !== undefined && (opts.shard?.k ?? 1) === 1;
+  const rpo = judgesRpo ? judgeRpo(await coveredVolumes(provider, all, selection, config.snapshots), config.policy.rpoMs!, startedAt) : undefined;
 
   // The scratch root is recorded so gc accepts this run's paths (and only paths under it); cloud records are released by this provider.
   const releaseCloud = provider.releaseCloud?.bind(provider);
-  const ledger = Ledger.create(opts.stateDir, runId, {
+  const ledger = Ledger.create(opts.stateDir, workId, {
     ...(config.provider.type === 'local' ? { scratchRoot: config.provider.scratchDir } : {}),
     ...(releaseCloud ? { cloud: releaseCloud } : {}),
   });
@@ -120,6 +141,7 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
       ...(config.policy.rpoMs !== undefined ? { rpoMs: config.policy.rpoMs } : {}),
     },
     scope: describeScope(config.snapshots),
+    ...(opts.shard ? { shard: { index: opts.shard.k, count: opts.shard.n } } : {}),
     interrupted,
     exitCode: run.exitCode,
     summary: { ...run.summary, checkTimeMs: results.reduce((n, r) => n + r.checks.reduce((m, c) => m + c.durationMs, 0), 0) },
@@ -134,14 +156,35 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
   // After the verdicts, before the files: the report says what changed since the last run and what was sent.
   const log = (line: string) => opts.events.message?.(line);
   const reportDir = path.join(config.output.dir, runId);
-  const history = await recordHistory(report, config, log);
-  report.notifications = [history, ...(await notify(report, config, reportDir, log))];
-  const { dir, files } = writeReports(report, config.output.dir, config.output.formats);
+  const history = await recordHistory(report, config, log, opts.shard ? { shard: shardName(opts.shard) } : {});
+  report.notifications = opts.shard ? [history] : [history, ...(await notify(report, config, reportDir, log))];
+  const { dir, files } = opts.shard ? writeShardReports(report, config, opts.shard) : writeReports(report, config.output.dir, config.output.formats);
   if (!config.output.evidence) return { report, reportDir: dir, files };
   try {
     return { report, reportDir: dir, files, evidence: await packEvidence(report, config, dir, facts) };
   } catch (e) {
     log(`evidence pack: ${errorMessage(e)}`);
     return { report, reportDir: dir, files, evidence: { error: errorMessage(e) } };
+  }
+}
+
+/**
+ * writeShardReports writes a shard's reports into OUT/RUNID/shard-K-of-N/, always with report.json (merge reads it).
+ * They are written beside it first and renamed into place, so merge never reads a half-written shard, and a shard
+ * run again replaces its earlier report.
+ */
+function writeShardReports(report: RunReport, config: Config, shard: Shard): { dir: string; files: string[] } {
+  const runDir = path.join(config.output.dir, report.runId);
+  const dir = path.join(runDir, shardDirName(shard));
+  const staging = path.join(runDir, `.${shardDirName(shard)}.tmp-${process.pid}`);
+  mkdirSync(staging, { recursive: true });
+  try {
+    const formats = config.output.formats.includes('json') ? config.output.formats : [...config.output.formats, 'json' as const];
+    const written = writeReports(report, staging, formats, { latest: false });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(written.dir, dir);
+    return { dir, files: written.files.map((f) => path.join(dir, path.basename(f))) };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
 }
