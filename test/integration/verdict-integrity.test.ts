@@ -19,10 +19,10 @@ import { catalogOf, tempDir } from '../helpers.js';
  * result unknown with the reason, never a pass.
  */
 
-/** manyFacts is a check that prints N facts (about 90 bytes each, with multi-byte characters) and exits RC. */
+/** manyFacts is a check that prints SNAPDRILL_N facts (about 90 bytes each, with multi-byte characters) and exits SNAPDRILL_RC. */
 const manyFacts = parseCheckScript(
   '/x/many.sh',
-  `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many facts\n# stage: discover\n# needs: [seq]\n# mutates: false\n# facts: {item: {type: object, required: [i, s]}}\n# ---\nfor i in $(seq 1 "$N"); do printf '{"check":"many","target":"t","fact":"item","value":{"i":%d,"s":"h\u00e9llo w\u00f6rld \u2713 %d"}}\\n' "$i" "$i"; done\nexit "\${RC:-0}"\n`,
+  `#!/usr/bin/env bash\n# ---\n# id: many\n# title: Many facts\n# stage: discover\n# needs: [seq]\n# mutates: false\n# inputs: {SNAPDRILL_N: {encoding: integer, description: how many facts}, SNAPDRILL_RC: {encoding: integer, description: the exit code}}\n# facts: {item: {type: object, required: [i, s]}}\n# ---\nfor i in $(seq 1 "$SNAPDRILL_N"); do printf '{"check":"many","target":"t","fact":"item","value":{"i":%d,"s":"h\u00e9llo w\u00f6rld \u2713 %d"}}\\n' "$i" "$i"; done\nexit "\${SNAPDRILL_RC:-0}"\n`,
 );
 const registry = () => new CheckRegistry([manyFacts], CheckRegistry.load(CHECKS_DIR, []).library);
 
@@ -56,7 +56,7 @@ class CuttingShell extends LocalShell {
 describe('check output larger than the transport returns at once', () => {
   it('is read back in pages and parsed whole (3,000 facts through a 4 KiB transport)', async () => {
     const shell = new CuttingShell(4096);
-    const run = await runCheck(registry(), manyFacts, shell, { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { N: '3000' } });
+    const run = await runCheck(registry(), manyFacts, shell, { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { SNAPDRILL_N: 3000 } });
     expect(run.status).toBe('ran');
     expect(run.truncated).toBe(false);
     expect(run.facts).toHaveLength(3000);
@@ -67,13 +67,13 @@ describe('check output larger than the transport returns at once', () => {
   });
 
   it('keeps the exit status of the check when its output is paged', async () => {
-    const run = await runCheck(registry(), manyFacts, new CuttingShell(4096), { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { N: '500', RC: '3' } });
+    const run = await runCheck(registry(), manyFacts, new CuttingShell(4096), { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { SNAPDRILL_N: 500, SNAPDRILL_RC: 3 } });
     expect(run).toMatchObject({ status: 'failed', exitCode: 3 });
     expect(run.facts).toHaveLength(500);
   });
 
   it('is truncated, with the reason and a remedy, when the pages cannot be read back', async () => {
-    const run = await runCheck(registry(), manyFacts, new CuttingShell(4096, true), { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { N: '3000' } });
+    const run = await runCheck(registry(), manyFacts, new CuttingShell(4096, true), { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { SNAPDRILL_N: 3000 } });
     expect(run.status).toBe('truncated');
     expect(run.truncated).toBe(true);
     expect(run.reason).toMatch(/could not be read back/);
@@ -81,14 +81,14 @@ describe('check output larger than the transport returns at once', () => {
   });
 
   it('is truncated when it exceeds the output cap, whatever the transport', async () => {
-    const run = await runCheck(registry(), manyFacts, new LocalShell(), { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { N: '3000' }, maxOutputBytes: 100_000 });
+    const run = await runCheck(registry(), manyFacts, new LocalShell(), { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { SNAPDRILL_N: 3000 }, maxOutputBytes: 100_000 });
     expect(run.status).toBe('truncated');
     expect(run.reason).toMatch(/more than 98 KiB/);
   });
 
   it('a small output comes in the first answer, with no extra request', async () => {
     const shell = new CuttingShell(4096);
-    const run = await runCheck(registry(), manyFacts, shell, { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { N: '3' } });
+    const run = await runCheck(registry(), manyFacts, shell, { target: 't', scratch: tempDir('page'), defaultTimeoutMs: 60_000, vars: { SNAPDRILL_N: 3 } });
     expect(run).toMatchObject({ status: 'ran', truncated: false });
     expect(run.facts).toHaveLength(3);
     expect(shell.calls).toBe(1);
