@@ -574,3 +574,168 @@ export function detachBusyWhileMounted(opts: BusyDetachOptions = {}): Rule[] {
     },
   ];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Realistic state delays (issue #12): moto reaches every final state at once; EC2 does not.
+
+/** StateDelays are how long each transition takes, ms (REALISTIC_DELAYS: the figures of issue #12). */
+export interface StateDelays {
+  /** A created volume is `creating` this long, then `available`. */
+  volumeMs: number;
+  /** A launched instance is `pending` this long, then `running`. */
+  instanceMs: number;
+  /** After `running`, both status checks are `initializing` this much longer, then `ok`. */
+  statusChecksMs: number;
+  /** An attachment is `attaching` this long, then `attached`. */
+  attachMs: number;
+  /** A detached volume stays `in-use`, its attachment `detaching`, this long (DeleteVolume answers VolumeInUse). */
+  detachMs: number;
+  /** After SendCommand, GetCommandInvocation answers InvocationDoesNotExist this long. */
+  ssmInvocationMs: number;
+  /** Then the invocation is `InProgress` this much longer (on top of the command's own run time). */
+  ssmInProgressMs: number;
+}
+
+/** REALISTIC_DELAYS: volume 2 s, instance 3 s, status checks 4 s more, attach/detach 1 s, SSM 1 s + 0.5 s. */
+export const REALISTIC_DELAYS: StateDelays = { volumeMs: 2000, instanceMs: 3000, statusChecksMs: 4000, attachMs: 1000, detachMs: 1000, ssmInvocationMs: 1000, ssmInProgressMs: 500 };
+
+/** mapItems rewrites each top-level `<item>` of the first `<setTag>` element (nested items, e.g. tags, stay inside theirs). */
+export function mapItems(xml: string, setTag: string, fn: (item: string) => string): string {
+  const open = xml.indexOf(`<${setTag}>`);
+  if (open < 0) return xml;
+  const start = open + setTag.length + 2;
+  const re = /<item>|<\/item>/g;
+  re.lastIndex = start;
+  let depth = 0;
+  let itemStart = -1;
+  let out = xml.slice(0, start);
+  let copied = start;
+  for (let m = re.exec(xml); m; m = re.exec(xml)) {
+    if (m[0] === '<item>') {
+      if (depth === 0) itemStart = m.index;
+      depth++;
+    } else {
+      depth--;
+      if (depth === 0) {
+        const end = m.index + m[0].length;
+        out += xml.slice(copied, itemStart) + fn(xml.slice(itemStart, end));
+        copied = end;
+      }
+      if (depth < 0) break;
+    }
+  }
+  return out + xml.slice(copied);
+}
+
+/** StateClock is what stateDelays learnt from the calls it saw: when each resource changed. */
+export interface StateClock {
+  readonly delays: StateDelays;
+  /** Volume id → CreateVolume time. */
+  volumeCreated: Map<string, number>;
+  /** Instance id → RunInstances time. */
+  instanceLaunched: Map<string, number>;
+  /** Volume id → AttachVolume time. */
+  attached: Map<string, number>;
+  /** Volume id → DetachVolume time, instance and device. */
+  detached: Map<string, { at: number; instanceId: string; device: string }>;
+  /** instanceRunning says whether an instance launched through the proxy is past `pending` (unknown ones are). */
+  instanceRunning(instanceId: string): boolean;
+}
+
+const idsIn = (body: string, tag: string) => [...body.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, 'g'))].map((m) => m[1]!);
+
+/** volumeItem applies the volume, attach and detach delays to one DescribeVolumes item. */
+function volumeItem(item: string, clock: StateClock, now: number): string {
+  const id = /<volumeId>(vol-[0-9a-f]+)<\/volumeId>/.exec(item)?.[1];
+  if (!id) return item;
+  const d = clock.delays;
+  const created = clock.volumeCreated.get(id);
+  const attach = clock.attached.get(id);
+  const detach = clock.detached.get(id);
+  let out = item;
+  if (created !== undefined && now < created + d.volumeMs) out = out.replace('<status>available</status>', '<status>creating</status>');
+  if (attach !== undefined && now < attach + d.attachMs) out = out.replace(/(<attachmentSet>[\s\S]*?)<status>attached<\/status>/, '$1<status>attaching</status>');
+  if (detach && now < detach.at + d.detachMs && /<attachmentSet\/>|<attachmentSet><\/attachmentSet>/.test(out)) {
+    out = out
+      .replace(/<status>available<\/status>/, '<status>in-use</status>')
+      .replace(/<attachmentSet\/>|<attachmentSet><\/attachmentSet>/, `<attachmentSet><item><volumeId>${id}</volumeId><instanceId>${detach.instanceId}</instanceId><device>${detach.device}</device><status>detaching</status><attachTime>${new Date(detach.at).toISOString()}</attachTime><deleteOnTermination>false</deleteOnTermination></item></attachmentSet>`);
+  }
+  return out;
+}
+
+/**
+ * stateDelays makes the emulated account take time, as EC2 does (moto reaches every final state at once), judged from
+ * when the proxy saw each resource created, attached or detached: DescribeVolumes shows `creating`, `attaching`,
+ * `detaching` (volume `in-use`); DescribeInstances and DescribeInstanceStatus show `pending`, then `initializing`
+ * status checks; DeleteVolume of a volume still detaching answers VolumeInUse. SSM delays are the scripted helper's
+ * (world.ts), which reads the same delays. Add the rules after any throttling rule (throttled calls change nothing).
+ */
+export function stateDelays(delays: StateDelays = REALISTIC_DELAYS): { rules: Rule[]; clock: StateClock } {
+  const clock: StateClock = {
+    delays,
+    volumeCreated: new Map(),
+    instanceLaunched: new Map(),
+    attached: new Map(),
+    detached: new Map(),
+    instanceRunning: (id) => Date.now() >= (clock.instanceLaunched.get(id) ?? 0) + delays.instanceMs,
+  };
+  const phase = (id: string, now: number): 'pending' | 'initializing' | 'ok' | undefined => {
+    const t = clock.instanceLaunched.get(id);
+    if (t === undefined) return undefined;
+    return now < t + delays.instanceMs ? 'pending' : now < t + delays.instanceMs + delays.statusChecksMs ? 'initializing' : 'ok';
+  };
+  const pendingState = (xml: string) => xml.replace(/<instanceState><code>16<\/code><name>running<\/name><\/instanceState>/, '<instanceState><code>0</code><name>pending</name></instanceState>');
+  const rules: Rule[] = [
+    { action: 'CreateVolume', transform: (b) => (idsIn(b, 'volumeId').slice(0, 1).forEach((id) => clock.volumeCreated.set(id, Date.now())), b) },
+    { action: 'RunInstances', transform: (b) => (new Set(idsIn(b, 'instanceId')).forEach((id) => clock.instanceLaunched.set(id, Date.now())), b) },
+    {
+      action: 'AttachVolume',
+      transform: (b, req) => {
+        const vol = req.params.get('VolumeId') ?? '';
+        clock.attached.set(vol, Date.now());
+        clock.detached.delete(vol);
+        return b;
+      },
+    },
+    {
+      action: 'DetachVolume',
+      transform: (b, req) => {
+        const vol = req.params.get('VolumeId') ?? '';
+        const instanceId = /<instanceId>([^<]+)<\/instanceId>/.exec(b)?.[1];
+        if (instanceId) clock.detached.set(vol, { at: Date.now(), instanceId, device: /<device>([^<]+)<\/device>/.exec(b)?.[1] ?? '/dev/sdf' });
+        return b;
+      },
+    },
+    {
+      action: 'DeleteVolume',
+      when: (req) => {
+        const d = clock.detached.get(req.params.get('VolumeId') ?? '');
+        return d !== undefined && Date.now() < d.at + delays.detachMs;
+      },
+      respond: (req) => ec2ErrorResponse('VolumeInUse', `Volume ${req.params.get('VolumeId')} is currently attached to ${clock.detached.get(req.params.get('VolumeId') ?? '')?.instanceId}`),
+    },
+    { action: 'DescribeVolumes', transform: (b) => mapItems(b, 'volumeSet', (item) => volumeItem(item, clock, Date.now())) },
+    {
+      action: 'DescribeInstances',
+      transform: (b) =>
+        mapItems(b, 'reservationSet', (res) =>
+          mapItems(res, 'instancesSet', (item) => {
+            const id = /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(item.replace(/<networkInterfaceSet>[\s\S]*<\/networkInterfaceSet>/, ''))?.[1];
+            return id && phase(id, Date.now()) === 'pending' ? pendingState(item) : item;
+          }),
+        ),
+    },
+    {
+      action: 'DescribeInstanceStatus',
+      transform: (b) =>
+        mapItems(b, 'instanceStatusSet', (item) => {
+          const id = /<instanceId>(i-[0-9a-f]+)<\/instanceId>/.exec(item)?.[1];
+          const p = id ? phase(id, Date.now()) : undefined;
+          if (p === 'pending') return setStatusCheck(setStatusCheck(pendingState(item), 'systemStatus', 'initializing'), 'instanceStatus', 'initializing');
+          if (p === 'initializing') return setStatusCheck(setStatusCheck(item, 'systemStatus', 'initializing'), 'instanceStatus', 'initializing');
+          return item;
+        }),
+    },
+  ];
+  return { rules, clock };
+}

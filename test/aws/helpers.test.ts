@@ -50,8 +50,9 @@ describe('AWS helper instances, against moto behind the fault proxy', () => {
     expect(h!.reason).toMatch(/^instance status check impaired after 0s \(helpers ready\)$/);
   });
 
-  it('GIVEN the SSM agent never comes online THEN not ready, naming the agent', async () => {
+  it('GIVEN the SSM agent of a helper with an instance profile never comes online THEN not ready at the deadline, naming the agent (no profile: see ssm-offline.test.ts)', async () => {
     const ids = await launchHelpers(sdkEc2Api(emu.direct), 1, spec, { runId: 'run-h', ttlMs: 3_600_000 });
+    emu.proxy.addRule({ action: 'DescribeInstances', transform: (b: string) => b.replace(/<instanceState>/g, '<iamInstanceProfile><arn>arn:aws:iam::123456789012:instance-profile/snapdrill-helper</arn><id>AIPAEXAMPLE</id></iamInstanceProfile><instanceState>') });
     emu.proxy.addRule(online(() => []));
     const [h] = await waitHelpersReady(emu.ec2Api(), emu.ssmApi(), ids, { timeoutMs: 200, pollMs: 50, reason: 'helpers ready' });
     expect(h!.reason).toMatch(/^SSM agent not online/);

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
@@ -9,7 +9,7 @@ import type { Provider } from '../../src/provider.js';
 import type { RunReport, SnapshotResult } from '../../src/report/types.js';
 import { executeRun, type RunOutcome } from '../../src/run/run.js';
 import { awsProviderYaml, startEmulator, type Emulator } from './emulator.js';
-import { delay, ec2Xml, ssmJson, throttle } from './fault-proxy.js';
+import { delay, ec2Xml, REALISTIC_DELAYS, ssmErrorResponse, ssmJson, stateDelays, throttle, type StateClock, type StateDelays } from './fault-proxy.js';
 
 /** WorldOptions shape the emulated account: which fixture each snapshot stands for, and the faults in front of it. */
 export interface WorldOptions {
@@ -31,6 +31,17 @@ export interface WorldOptions {
   ssh?: { hostKeyFingerprints: string[] };
   /** Poll intervals of the provider's waits and of SSM, ms. Default 20 and 10 (tests); the bench uses production-like ones. */
   pollMs?: { volume: number; attach: number; helpers: number; ssm: number };
+  /**
+   * Realistic state delays (fault-proxy.ts stateDelays): true for REALISTIC_DELAYS (volume 2 s, instance 3 s, status
+   * checks 4 s more, attach/detach 1 s, SSM: no invocation for 1 s, then InProgress 0.5 s), or some of them changed.
+   * The SSM agent of a helper is online once the instance is running. Default: none (moto's instant states).
+   */
+  stateDelays?: boolean | Partial<StateDelays>;
+  /**
+   * Copies of each snapshot's fixture made at start (default 0): the first volumes restored from a snapshot show
+   * these, so copying fixtures (this machine's disk, not EBS's) stays out of what a bench measures.
+   */
+  prepareCopies?: number;
 }
 
 /** AwsWorld is the emulator (moto behind the fault proxy), with the proxy playing the helper instances. */
@@ -49,6 +60,8 @@ export interface AwsWorld extends Emulator {
   run(config: Config, stateDir?: string): Promise<RunOutcome>;
   /** byFixture indexes a report's snapshots by the fixture each stands for. */
   byFixture(report: RunReport): Record<string, SnapshotResult>;
+  /** The state delays' clock, when WorldOptions.stateDelays is set. */
+  clock?: StateClock;
 }
 
 /**
@@ -67,19 +80,48 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
     const { snapshotId } = await emulator.snapshot({ sizeGiB: 1, tags: { drill: 'nightly', ...(opts.tags?.(i) ?? {}) } });
     snapFixture.set(snapshotId, name);
   }
+  /** Copies made ahead (prepareCopies), by snapshot id. */
+  const prepared = new Map<string, string[]>();
+  for (const [snapshotId, name] of snapFixture) {
+    for (let i = 0; i < (opts.prepareCopies ?? 0); i++) {
+      const copy = path.join(tempDir('aws-helper'), 'disk.img');
+      execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(name), copy]);
+      copies.push(copy);
+      prepared.set(snapshotId, [...(prepared.get(snapshotId) ?? []), copy]);
+    }
+  }
   const results = new Map<string, { out: string; code: number }>();
   let n = 0;
   const devices: AwsWorld['devices'] = [];
   const volumeSource = new Map<string, string>();
   /** showVolume makes a volume appear on the helper (this machine): a loop device over a copy of its snapshot's fixture. */
   const showVolume = (volumeId: string, snapshotId: string, instanceId: string): string => {
-    const copy = path.join(tempDir('aws-helper'), 'disk.img');
-    execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(snapshotId)!), copy]);
-    copies.push(copy);
+    let copy = prepared.get(snapshotId)?.shift();
+    if (!copy) {
+      copy = path.join(tempDir('aws-helper'), 'disk.img');
+      execFileSync('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(snapshotId)!), copy]);
+      copies.push(copy);
+    }
     const dev = execFileSync('losetup', ['--find', '--show', copy], { encoding: 'utf8' }).trim();
     loops.push(dev);
     // A helper's kernel reads the partition table itself; this one does not (partx through BLKPG).
     execFileSync('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
+    devices.push({ volumeId, instanceId, fixture: snapFixture.get(snapshotId)!, device: dev });
+    return dev;
+  };
+  const run = (cmd: string, args: string[]) =>
+    new Promise<string>((resolve, reject) => execFile(cmd, args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+  /** showVolumeAsync is showVolume without blocking the proxy (and the run in this process) while the copy is made. */
+  const showVolumeAsync = async (volumeId: string, snapshotId: string, instanceId: string): Promise<string> => {
+    let copy = prepared.get(snapshotId)?.shift();
+    if (!copy) {
+      copy = path.join(tempDir('aws-helper'), 'disk.img');
+      copies.push(copy);
+      await run('cp', ['--reflink=auto', '--sparse=always', opts.fixturePath(snapFixture.get(snapshotId)!), copy]);
+    }
+    const dev = (await run('losetup', ['--find', '--show', copy])).trim();
+    loops.push(dev);
+    await run('bash', ['-c', `partx -a ${dev} 2>/dev/null || true`]);
     devices.push({ volumeId, instanceId, fixture: snapFixture.get(snapshotId)!, device: dev });
     return dev;
   };
@@ -89,36 +131,49 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
     if (find) {
       // The device a volume shows as on the helper: a loop device over a copy of its snapshot's fixture.
       const v = (await direct.send(new DescribeVolumesCommand({ VolumeIds: [find[1]!] }))).Volumes![0]!;
-      const dev = showVolume(find[1]!, v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!, instanceId);
+      const dev = await showVolumeAsync(find[1]!, v.Tags!.find((t) => t.Key === TAG.sourceSnapshot)!.Value!, instanceId);
       return { out: `${dev}\n`, code: 0 };
     }
-    try {
-      return { out: execFileSync('bash', ['-c', command], { encoding: 'utf8', timeout: 120_000 }), code: 0 };
-    } catch (e) {
-      const err = e as { status: number; stdout: string };
-      return { out: err.stdout ?? '', code: err.status ?? 1 };
-    }
+    // Asynchronously: the helpers' commands run side by side, as on real helpers, and the proxy keeps answering meanwhile.
+    return new Promise((resolve) => {
+      execFile('bash', ['-c', command], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ out: stdout ?? '', code });
+      });
+    });
   };
   if (opts.latencyMs) proxy.addRule(delay('*', opts.latencyMs));
   // Throttling comes first: a throttled call never reaches the scripted helper, it is retried.
   if (opts.throttle) proxy.addRule(throttle('*', { probability: opts.throttle }));
+  const delays = opts.stateDelays ? { ...REALISTIC_DELAYS, ...(opts.stateDelays === true ? {} : opts.stateDelays) } : undefined;
+  const timing = delays ? stateDelays(delays) : undefined;
+  if (timing) proxy.addRule(...timing.rules);
+  /** When each command's answer was sent (the SSM delays count from there: the command ran during SendCommand). */
+  const sentAt = new Map<string, number>();
   proxy.addRule(
     ssmJson('SendCommand', async (req) => {
       const id = `cmd-${++n}`;
       const body = req.json as { InstanceIds: string[]; Parameters: { commands: string[] } };
       results.set(id, await runHere(body.Parameters.commands[0]!, body.InstanceIds[0]!));
+      sentAt.set(id, Date.now());
       return { Command: { CommandId: id } };
     }),
   );
-  proxy.addRule(
-    ssmJson('GetCommandInvocation', (req) => {
-      const r = results.get((req.json as { CommandId: string }).CommandId)!;
-      return { Status: r.code === 0 ? 'Success' : 'Failed', ResponseCode: r.code, StandardOutputContent: r.out, StandardErrorContent: '' };
-    }),
-  );
+  proxy.addRule({
+    action: 'GetCommandInvocation',
+    respond: async (req) => {
+      const { CommandId } = req.json as { CommandId: string };
+      const age = Date.now() - (sentAt.get(CommandId) ?? 0);
+      if (delays && age < delays.ssmInvocationMs) return ssmErrorResponse('InvocationDoesNotExist', 'An error occurred (InvocationDoesNotExist)');
+      const r = results.get(CommandId)!;
+      const done = !delays || age >= delays.ssmInvocationMs + delays.ssmInProgressMs;
+      const body = done ? { Status: r.code === 0 ? 'Success' : 'Failed', ResponseCode: r.code, StandardOutputContent: r.out, StandardErrorContent: '' } : { Status: 'InProgress', ResponseCode: -1, StandardOutputContent: '', StandardErrorContent: '' };
+      return { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(body) };
+    },
+  });
   proxy.addRule(
     ssmJson('DescribeInstanceInformation', (req) => ({
-      InstanceInformationList: (req.json as { Filters: { Values: string[] }[] }).Filters[0]!.Values.map((InstanceId) => ({ InstanceId, PingStatus: 'Online' })),
+      InstanceInformationList: (req.json as { Filters: { Values: string[] }[] }).Filters[0]!.Values.filter((id) => !timing || timing.clock.instanceRunning(id)).map((InstanceId) => ({ InstanceId, PingStatus: 'Online' })),
     })),
   );
   const byIdLinks: string[] = [];
@@ -194,6 +249,7 @@ export async function startAwsWorld(opts: WorldOptions): Promise<AwsWorld> {
       runIds.push(outcome.report.runId);
       return outcome;
     },
+    ...(timing ? { clock: timing.clock } : {}),
     byFixture(report) {
       return Object.fromEntries(report.snapshots.map((s) => [snapFixture.get(s.id), s]));
     },

@@ -1,14 +1,53 @@
-import type { VolumeType } from '@aws-sdk/client-ec2';
+import type { Volume, VolumeType } from '@aws-sdk/client-ec2';
 import { InfraError } from '../../errors.js';
-import { sleep } from '../../util/sleep.js';
+import { backoff, BatchPoller } from '../../util/poll.js';
 import { awsError, type Ec2Api } from './ec2.js';
 import { runTags } from './tags.js';
 
-/** WaitPolicy bounds a wait: how long, how often to ask, and what is being waited for (for the error). */
+/**
+ * WaitPolicy bounds a wait: how long, how often to ask at most (the backoff's cap: polls start at 250 ms and grow
+ * ×1.5 up to pollMs), and what is being waited for (for the error).
+ */
 export interface WaitPolicy {
   timeoutMs: number;
   pollMs: number;
   reason: string;
+}
+
+const watches = new WeakMap<Ec2Api, BatchPoller<Volume>>();
+
+/** missingVolumes are the ids an InvalidVolume.NotFound error names. */
+function missingVolumes(e: unknown, asked: string[]): string[] {
+  if ((e as { name?: string }).name !== 'InvalidVolume.NotFound') return [];
+  const named = new Set([...String((e as Error).message).matchAll(/vol-[0-9a-f]+/g)].map((m) => m[0]));
+  return asked.filter((id) => named.has(id));
+}
+
+/**
+ * volumeWatch is the one DescribeVolumes poller of an EC2 API object: every restore, attach and detach wait of a
+ * provider asks it, so the volumes of a run in flight cost one DescribeVolumes per tick together. A volume EC2
+ * says does not exist (InvalidVolume.NotFound names it) answers undefined; the others are asked again at once.
+ */
+export function volumeWatch(api: Ec2Api): BatchPoller<Volume> {
+  let w = watches.get(api);
+  if (!w) {
+    const describe = async (ids: string[]): Promise<Map<string, Volume>> => {
+      let ask = ids;
+      for (;;) {
+        try {
+          const vols = ask.length ? await api.describeVolumes({ volumeIds: ask }) : [];
+          return new Map(vols.map((v) => [v.VolumeId!, v]));
+        } catch (e) {
+          const gone = missingVolumes(e, ask);
+          if (!gone.length) throw awsError(e, 'DescribeVolumes');
+          ask = ask.filter((id) => !gone.includes(id));
+        }
+      }
+    };
+    w = new BatchPoller<Volume>(describe, { slackMs: 250, maxIds: 200 });
+    watches.set(api, w);
+  }
+  return w;
 }
 
 /** RestoreRequest is one snapshot to turn into a volume. */
@@ -90,21 +129,19 @@ export async function restoreVolumes(api: Ec2Api, requests: RestoreRequest[], op
     pending.delete(volumeId);
     outcomes.set(snap, { snapshotId: snap, volumeId, ok: false, error: volumeFailed(requestOf.get(snap)!, volumeId, what, kmsKeyId) });
   };
-  while (pending.size && !opts.signal?.aborted) {
-    let vols: Awaited<ReturnType<Ec2Api['describeVolumes']>>;
-    try {
-      vols = await api.describeVolumes({ volumeIds: [...pending.keys()] });
-    } catch (e) {
-      // EBS deletes a volume it cannot create (typically: the KMS key cannot be used); the batch then fails naming it.
-      const gone = (e as { name?: string }).name === 'InvalidVolume.NotFound' ? [...String((e as Error).message).matchAll(/vol-[0-9a-f]+/g)].map((m) => m[0]).filter((id) => pending.has(id)) : [];
-      if (!gone.length) throw awsError(e, 'DescribeVolumes');
-      for (const id of gone) fail(id, 'disappeared while it was being created');
-      continue;
-    }
-    for (const v of vols) {
-      if (!pending.has(v.VolumeId!)) continue;
-      if (v.State === 'available') pending.delete(v.VolumeId!);
-      else if (v.State === 'error' || v.State === 'deleted' || v.State === 'deleting') fail(v.VolumeId!, `went to state ${v.State}`, v.KmsKeyId);
+  const watch = volumeWatch(api);
+  const next = backoff({ capMs: opts.wait.pollMs });
+  // No poll at once: EBS never has a volume ready the moment CreateVolume answers (the first poll is the backoff's first).
+  for (let after = next(); pending.size && !opts.signal?.aborted; after = Math.min(next(), Math.max(0, deadline - now().getTime()))) {
+    // One waiter per volume, all answered by the same DescribeVolumes (volumeWatch), on one backoff.
+    const ids = [...pending.keys()];
+    const vols = await Promise.all(ids.map((id) => watch.get(id, after, opts.signal)));
+    if (opts.signal?.aborted) break;
+    for (const [i, v] of vols.entries()) {
+      const id = ids[i]!;
+      if (!v) fail(id, 'disappeared while it was being created');
+      else if (v.State === 'available') pending.delete(id);
+      else if (v.State === 'error' || v.State === 'deleted' || v.State === 'deleting') fail(id, `went to state ${v.State}`, v.KmsKeyId);
     }
     if (!pending.size) break;
     if (now().getTime() >= deadline) {
@@ -113,7 +150,6 @@ export async function restoreVolumes(api: Ec2Api, requests: RestoreRequest[], op
       }
       break;
     }
-    await sleep(opts.wait.pollMs, opts.signal);
   }
   return requests.map((r) => outcomes.get(r.snapshotId) ?? { snapshotId: r.snapshotId, ok: false, error: new InfraError('interrupted', 'interrupted before the volume was created') });
 }
