@@ -1,7 +1,7 @@
 import type { Ledger } from './ledger/ledger.js';
 import type { CloudRecord, ReleaseOptions } from './ledger/resources.js';
 import type { Shell } from './shells/shell.js';
-import type { BootOptions, Config } from './config/types.js';
+import type { AwsProviderConfig, BootOptions, Config, FleetRunConfig } from './config/types.js';
 import type { BootOutcome } from './boot/types.js';
 
 /** SnapshotInfo is a snapshot as a provider lists it. */
@@ -92,6 +92,9 @@ export interface CloudLeftover {
   state: string;
   action: 'removed' | 'would-remove' | 'kept-not-expired' | 'kept-in-use' | 'failed';
   error?: string;
+  /** Where it is, in a fleet sweep (gc -c FLEET). */
+  account?: string;
+  region?: string;
 }
 
 /** ConsoleCapture is a machine's latest console output, and its screenshot when the cloud gives one. */
@@ -138,7 +141,42 @@ export interface Provider {
    */
   releaseCloud?(record: CloudRecord, opts: ReleaseOptions): Promise<void>;
   /** collectGarbage removes what snapdrill tagged in the cloud account once it has expired, ledger or not (`gc -c CONFIG`). */
-  collectGarbage?(opts: { dryRun: boolean }): Promise<CloudLeftover[]>;
+  collectGarbage?(opts: { dryRun: boolean; now?: Date }): Promise<CloudLeftover[]>;
   /** fetchConsole fetches a machine's latest console output (`diagnose --instance`). */
   fetchConsole?(instanceId: string): Promise<ConsoleCapture>;
+}
+
+/** FleetMember is an account a fleet run covers, with the role to assume there (none: the caller's own credentials). */
+export interface FleetMember {
+  id: string;
+  roleArn?: string;
+  externalId?: string;
+  /** The account's name in the Organization, when listed from it. */
+  name?: string;
+}
+
+/**
+ * FleetAccess reaches the accounts and regions of a fleet config (providers/aws/central/fleet.ts): who the members are,
+ * one role session per member, and a provider per account and region. The fleet's planning and runs (src/fleet/) use
+ * only this.
+ */
+export interface FleetAccess {
+  readonly config: FleetRunConfig;
+  readonly runId: string;
+  /** listMembers lists the fleet's accounts (once per process). */
+  listMembers(): Promise<FleetMember[]>;
+  /** member is one account of the fleet, for an item; an account not in a listed fleet is a usage error. */
+  member(account: string): Promise<FleetMember>;
+  /** regionOf checks that a region is one of the config's. */
+  regionOf(region: string): string;
+  /** providerConfig is the provider section for one account and region (its network found when helper.findNetwork). */
+  providerConfig(member: FleetMember, region: string): Promise<AwsProviderConfig>;
+  /** provider builds the provider of one account and region. */
+  provider(member: FleetMember, cfg: AwsProviderConfig, workId: string): Provider;
+  /** providerFactory is executeRun's factory for one item. */
+  providerFactory(member: FleetMember, cfg: AwsProviderConfig): (config: Config, workId: string) => Provider;
+  /** releaser releases a ledger's cloud record through its account and region (gc). */
+  releaser(): (record: CloudRecord, opts: ReleaseOptions) => Promise<void>;
+  /** assumeRoleCalls counts the role sessions opened (STS AssumeRole), for the bench and the tests. */
+  assumeRoleCalls(): number;
 }

@@ -1,6 +1,12 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import { isFleet } from '../fleet/items.js';
+import { createFleet } from '../providers/factory.js';
+import { formatFleetPlan, makeFleetPlan } from '../fleet/plan.js';
 import { makePlan, type Plan } from '../plan.js';
+import { newRunId, RUN_ID_PATTERN } from '../run/run.js';
+import { Remote } from './remote.js';
 import { EXIT_CODES, overridesOf, type ArgsOf } from './common.js';
 
 function builder(y: Argv) {
@@ -10,6 +16,8 @@ function builder(y: Argv) {
     .option('catalog', { type: 'string', describe: 'local: directory of *.img / *.raw images' })
     .option('id', { type: 'string', array: true, describe: 'Only these snapshot ids (repeatable)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the plan as JSON' })
+    .option('items', { type: 'string', describe: 'Fleet config: also write the run\'s work items (JSON array; ACCOUNT/REGION/K/N each, no secrets) to this file or s3://bucket/key, for a workflow\'s map or "run --item"' })
+    .option('run-id', { type: 'string', describe: 'Fleet config: the run id the items belong to (default: a new one); the role sessions are named after it' })
     .epilogue(EXIT_CODES);
 }
 
@@ -29,8 +37,22 @@ export function formatPlan(plan: Plan): string {
 }
 
 async function showPlan(argv: ArgumentsCamelCase<PlanArgs>): Promise<void> {
-  const plan = await makePlan(loadConfig(argv.config, overridesOf(argv)));
-  process.stdout.write(argv.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+  const remote = new Remote();
+  try {
+    const config = loadConfig(await remote.configFile(argv.config), overridesOf(argv));
+    if (!isFleet(config)) {
+      if (argv.items !== undefined) throw new ConfigError('--items', 'needs a fleet config (accounts, organization or regions)');
+      const plan = await makePlan(config);
+      process.stdout.write(argv.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+      return;
+    }
+    if (argv.runId !== undefined && !RUN_ID_PATTERN.test(argv.runId)) throw new ConfigError('--run-id', `"${argv.runId}" is not a run id`);
+    const plan = await makeFleetPlan(createFleet(config, argv.runId ?? newRunId()));
+    if (argv.items !== undefined) await remote.writeText(argv.items, `${JSON.stringify(plan.items, null, 2)}\n`);
+    process.stdout.write(argv.json ? `${JSON.stringify(plan, null, 2)}\n` : formatFleetPlan(plan));
+  } finally {
+    remote.done();
+  }
 }
 
 /** planCommand is `snapdrill plan`. */

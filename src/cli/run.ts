@@ -4,10 +4,18 @@ import { ConfigError, ExitCode } from '../errors.js';
 import { chooseProgressMode, createProgress, type Progress } from '../progress/progress.js';
 import type { RunReport } from '../report/types.js';
 import type { RunEvents } from '../run/events.js';
-import { executeRun, RUN_ID_PATTERN, type RunOptions, type RunOutcome } from '../run/run.js';
+import { setMaxListeners } from 'node:events';
+import path from 'node:path';
+import type { Config } from '../config/types.js';
+import { isFleet } from '../fleet/items.js';
+import { createFleet } from '../providers/factory.js';
+import { parseItem, type ItemRef } from '../fleet/items.js';
+import { runFleet, runItem } from '../fleet/run.js';
+import { executeRun, newRunId, RUN_ID_PATTERN, type RunOptions, type RunOutcome } from '../run/run.js';
+import { isS3Url, joinS3, Remote } from './remote.js';
 import { parseShard } from '../run/shard.js';
 import { renderTerminalSummary } from '../report/terminal.js';
-import { jsonForTerminal } from '../util/sanitize.js';
+import { jsonForTerminal, terminalSafe } from '../util/sanitize.js';
 import { EXIT_CODES, overridesOf, stateDirOf, stateDirOption, type ArgsOf } from './common.js';
 
 function builder(y: Argv) {
@@ -27,10 +35,12 @@ function builder(y: Argv) {
     .option('progress', { type: 'string', choices: ['auto', 'tty', 'plain', 'none'], default: 'auto', describe: 'Progress display on stderr: live list on a terminal, plain lines when not a TTY or CI is set' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output' })
     .option('shard', { type: 'string', describe: 'Verify only the K-th of N parts of the selection (K/N; sets and lineages are never split); needs --run-id. Writes OUT/RUN-ID/shard-K-of-N/ and sends no alerts: "snapdrill merge OUT/RUN-ID" does' })
+    .option('item', { type: 'string', describe: 'Verify one work item of a fleet config (accounts, organization or regions): ACCOUNT/REGION/K/N, as "snapdrill plan --items" lists them; needs --run-id. Writes OUT/RUN-ID/shard-ACCOUNT-REGION-K-of-N/. Without it, a fleet config runs every item here, one after another, then merges' })
     .option('run-id', { type: 'string', describe: 'Run id to use instead of a new one (as snapdrill makes them: 20261203T020000Z-1a2b3c); every shard of one run gets the same' })
     .example('$0 run --provider local --catalog ./images', 'verify every image in ./images')
     .example('$0 run -c snapdrill.yaml --json', 'verify what the config selects; summary as JSON')
     .example('$0 run -c snapdrill.yaml --shard 2/4 --run-id 20261203T020000Z-1a2b3c', 'verify the second of four parts of one fleet run')
+    .example('$0 run -c s3://bucket/fleet.yaml --item 111111111111/eu-west-1/1/2 --run-id RUN --out s3://bucket/runs/', 'one work item of a fleet run (what the workflow\'s map runs)')
     .epilogue(EXIT_CODES);
 }
 
@@ -50,6 +60,8 @@ export function jsonSummary(report: RunReport, reportDir: string, files: string[
     snapshots: report.snapshots.map((s) => ({
       id: s.id,
       source: s.source,
+      ...(s.account !== undefined ? { account: s.account } : {}),
+      ...(s.region !== undefined ? { region: s.region } : {}),
       consistency: s.consistency,
       boot: s.boot,
       policy: s.policy.pass ? 'pass' : 'fail',
@@ -131,31 +143,65 @@ function printOutcome({ report, reportDir, files, evidence }: RunOutcome, json: 
   process.stderr.write(renderTerminalSummary(report, { reportFile: files.find((f) => f.endsWith('.html')) ?? files[0] ?? reportDir, ...(evidence ? { evidence } : {}) }));
 }
 
-/** fleetOptions reads --shard and --run-id: a shard needs the run id its siblings share, and a given id must look like one snapdrill makes. */
-export function fleetOptions(argv: { shard?: string | undefined; runId?: string | undefined }): Pick<RunOptions, 'shard' | 'runId'> {
+/** fleetOptions reads --shard, --item and --run-id: a shard or item needs the run id its siblings share, and a given id must be one. */
+export function fleetOptions(argv: { shard?: string | undefined; item?: string | undefined; runId?: string | undefined }): Pick<RunOptions, 'shard' | 'runId'> & { item?: ItemRef } {
   if (argv.runId !== undefined && !RUN_ID_PATTERN.test(argv.runId)) {
-    throw new ConfigError('--run-id', `"${argv.runId}" is not a run id`, 'give one as snapdrill makes them, UTC time and 6 hex digits: 20261203T020000Z-1a2b3c (e.g. "$(date -u +%Y%m%dT%H%M%SZ)-$(openssl rand -hex 3)")');
+    throw new ConfigError('--run-id', `"${argv.runId}" is not a run id`, 'give one as snapdrill makes them, UTC time and 6 hex digits: 20261203T020000Z-1a2b3c (e.g. "$(date -u +%Y%m%dT%H%M%SZ)-$(openssl rand -hex 3)"), or a workflow execution name (letters, digits, . _ -, at most 80)');
+  }
+  if (argv.shard !== undefined && argv.item !== undefined) throw new ConfigError('--item', 'excludes --shard: an item is already a shard of one account and region');
+  const needsId = (flag: string) => new ConfigError(flag, 'needs --run-id: every part of one run writes under the same run id, where "snapdrill merge" finds them', 'make one id for the whole fleet run and pass it to every part with --run-id');
+  if (argv.item !== undefined) {
+    if (argv.runId === undefined) throw needsId('--item');
+    return { item: parseItem(argv.item), runId: argv.runId };
   }
   if (argv.shard === undefined) return argv.runId !== undefined ? { runId: argv.runId } : {};
   const shard = parseShard(argv.shard);
-  if (argv.runId === undefined) throw new ConfigError('--shard', 'needs --run-id: every shard of one run writes under the same run id, where "snapdrill merge" finds them', 'make one id for the whole fleet run and pass it to every shard with --run-id');
+  if (argv.runId === undefined) throw needsId('--shard');
   return { shard, runId: argv.runId };
+}
+
+/** loadRunConfig reads the config (s3:// staged), with --out s3://… staged too: its history then defaults to OUT/history in S3. */
+async function loadRunConfig(argv: ArgumentsCamelCase<RunArgs>, remote: Remote): Promise<Config> {
+  const config = loadConfig(await remote.configFile(argv.config), overridesOf({ ...argv, out: remote.outDir(argv.out) }));
+  if (argv.out !== undefined && isS3Url(argv.out) && config.output.history === path.join(config.output.dir, 'history')) config.output.history = joinS3(argv.out, 'history');
+  return config;
+}
+
+/** execute runs what the flags ask: one fleet item, a whole fleet here (merged), or a run or shard of one account. */
+async function execute(config: Config, parts: ReturnType<typeof fleetOptions>, opts: Omit<RunOptions, 'shard' | 'runId'>, argv: ArgumentsCamelCase<RunArgs>): Promise<RunOutcome> {
+  if (!isFleet(config)) {
+    if (parts.item) throw new ConfigError('--item', 'needs a fleet config (accounts, organization or regions): this one names one account and region', 'use --shard K/N to split a single-account run');
+    return executeRun(config, { ...parts, ...opts });
+  }
+  if (parts.shard) throw new ConfigError('--shard', 'a fleet config is split into items, not shards', 'list the items with "snapdrill plan -c CONFIG --items FILE" and run one with --item');
+  const runId = parts.runId ?? newRunId();
+  const fleet = createFleet(config, runId);
+  if (parts.item) return runItem(fleet, parts.item, { ...opts, runId, ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}) });
+  const whole = await runFleet(fleet, { ...opts, runId }, (line) => process.stderr.write(`${terminalSafe(line)}\n`));
+  return { report: whole.merged.report, reportDir: whole.merged.reportDir, files: whole.merged.files };
 }
 
 /** runSnapshots verifies what the config and flags select; the exit code is the report's. */
 async function runSnapshots(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
-  const fleet = fleetOptions(argv);
-  const config = loadConfig(argv.config, overridesOf(argv));
+  const parts = fleetOptions(argv);
+  const remote = new Remote();
   const progress = createProgress(argv.quiet ? 'none' : chooseProgressMode(argv.progress));
   const controller = new AbortController();
+  // A fleet run here runs its items one after another on this signal: each adds its listeners.
+  setMaxListeners(0, controller.signal);
   const stopListening = onSignals(controller);
   try {
-    const outcome = await executeRun(config, { ...fleet, stateDir: stateDirOf(argv), signal: controller.signal, events: bindEvents(progress) });
+    const config = await loadRunConfig(argv, remote);
+    const outcome = await execute(config, parts, { stateDir: stateDirOf(argv), signal: controller.signal, events: bindEvents(progress) }, argv);
     await progress.stop();
-    printOutcome(outcome, argv.json);
+    // In S3: a part goes to OUT/RUNID/<its directory>/, a whole run to OUT/RUNID/.
+    const rel = outcome.report.shard ? `${outcome.report.runId}/${path.basename(outcome.reportDir)}` : outcome.report.runId;
+    const published = await remote.publish(argv.out, outcome.reportDir, rel);
+    printOutcome(published.length ? { ...outcome, reportDir: joinS3(argv.out!, rel), files: published } : outcome, argv.json);
     process.exitCode = outcome.report.exitCode;
   } finally {
     stopListening();
+    remote.done();
   }
 }
 

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { schemaPath } from '../util/paths.js';
 import { compiledSchema, describeSchemaErrors } from '../util/schema.js';
-import type { AwsProviderConfig, Canary, Config, PolicyRule, ReportFormat } from './types.js';
+import type { AwsProviderConfig, Canary, Config, FleetAccount, FleetConfig, PolicyRule, ReportFormat } from './types.js';
 
 /** CONFIG_SCHEMA is the file name of the configuration's JSON Schema under schemas/. */
 export const CONFIG_SCHEMA = 'config.schema.json';
@@ -17,6 +17,20 @@ export const DEFAULT_SCRATCH_DIR: string = (JSON.parse(readFileSync(schemaPath(C
 /** defaultConcurrency sizes parallel verification to the machine: restores and checks mostly wait on I/O. */
 export function defaultConcurrency(): number {
   return Math.max(2, os.availableParallelism());
+}
+
+/** AWS_DEFAULT_HELPERS is how many helpers' worth of volumes the AWS default concurrency keeps in flight. */
+export const AWS_DEFAULT_HELPERS = 4;
+
+/**
+ * defaultConcurrencyFor is the concurrency when the config sets none. Locally the work runs on this machine: its
+ * CPUs. On AWS it runs on the helpers and this process mostly waits on API calls: what AWS_DEFAULT_HELPERS helpers
+ * take at once (helper.volumesPerHelper each), capped by the schema's maximum. A run never starts more than it has
+ * snapshots, and launches ceil(min(snapshots, concurrency) / volumesPerHelper) helpers.
+ */
+export function defaultConcurrencyFor(provider: { type: string; helper?: { volumesPerHelper?: number } }): number {
+  if (provider.type !== 'aws') return defaultConcurrency();
+  return Math.min(256, AWS_DEFAULT_HELPERS * (provider.helper?.volumesPerHelper ?? 8));
 }
 
 /** ConfigValidationError carries every schema issue, each with its JSON path. */
@@ -67,7 +81,7 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
   const resolved: Config = {
     provider: provider.type === 'aws' ? awsProvider(provider, baseDir) : { type: 'local', catalog: path.resolve(baseDir, provider.catalog as string), scratchDir: path.resolve(baseDir, provider.scratchDir as string) },
     snapshots: r.snapshots as Config['snapshots'],
-    concurrency: (r.concurrency as number | undefined) ?? defaultConcurrency(),
+    concurrency: (r.concurrency as number | undefined) ?? defaultConcurrencyFor(provider as { type: string }),
     timeouts: {
       restoreMs: parseDuration(r.timeouts.restore),
       attachMs: parseDuration(r.timeouts.attach),
@@ -90,8 +104,38 @@ export function validateRawConfig(raw: unknown, where: string, baseDir: string):
     })(),
     boot: bootOptions(r.boot as Record<string, any>, baseDir),
   };
+  const fleet = fleetOptions(r);
+  if (fleet) resolved.fleet = fleet;
+  else if (provider.type === 'aws' && !provider.availabilityZone) throw new ConfigError('/provider/availabilityZone', 'is required: the zone restored volumes and helpers are created in (a fleet config, with accounts, organization or regions, finds it per region)');
   if (where !== '(flags)') resolved.source = where;
   return resolved;
+}
+
+/** SESSION_LIMITS_MS bound an assumed-role session: STS's 15 minutes to 12 hours. */
+const SESSION_LIMITS_MS = [15 * 60_000, 12 * 3_600_000] as const;
+
+/** fleetOptions types the fleet keys (accounts or organization, regions, fleet), or undefined when the config names none. */
+function fleetOptions(r: Record<string, any>): Config['fleet'] {
+  if (r.accounts === undefined && r.organization === undefined && r.regions === undefined) return undefined;
+  const provider = r.provider as Record<string, any>;
+  const key = r.accounts !== undefined ? '/accounts' : r.organization !== undefined ? '/organization' : '/regions';
+  if (provider.type !== 'aws') throw new ConfigError(key, `names a fleet, which needs provider.type aws (not ${String(provider.type)})`);
+  if (r.accounts !== undefined && r.organization !== undefined) throw new ConfigError('/organization', 'accounts and organization exclude each other: list the accounts, or let the Organization list them');
+  const f = r.fleet as Record<string, any>;
+  const sessionDurationMs = parseDuration(f.sessionDuration as string);
+  if (sessionDurationMs < SESSION_LIMITS_MS[0] || sessionDurationMs > SESSION_LIMITS_MS[1]) throw new ConfigError('/fleet/sessionDuration', `${String(f.sessionDuration)} is outside STS's limits for an assumed role (15m to 12h)`);
+  const ids = (r.accounts as { id: string }[] | undefined)?.map((a) => a.id) ?? [];
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new ConfigError('/accounts', `names account ${dup} twice`);
+  const o = r.organization as Record<string, any> | undefined;
+  const accounts: FleetConfig['accounts'] = r.accounts !== undefined ? { kind: 'list', accounts: r.accounts as FleetAccount[] } : o ? { kind: 'organization', ...(o as Omit<Extract<FleetConfig['accounts'], { kind: 'organization' }>, 'kind'>) } : { kind: 'self' };
+  const { sessionDuration: _s, ...caps } = f;
+  return {
+    accounts,
+    regions: (r.regions as string[] | undefined) ?? [provider.region as string],
+    ...(caps as Omit<FleetConfig, 'accounts' | 'regions' | 'sessionDurationMs'>),
+    sessionDurationMs,
+  };
 }
 
 /** outputOptions types a validated output section: paths resolved (an s3:// history and a KMS key ARN are kept as they are). */

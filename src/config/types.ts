@@ -33,6 +33,7 @@ export interface HelperSsh {
 export interface AwsProviderConfig {
   type: 'aws';
   region: string;
+  /** Required outside a fleet (the loader checks); a fleet item fills it in from its network or region. */
   availabilityZone: string;
   endpoint?: string;
   profile?: string;
@@ -50,6 +51,8 @@ export interface AwsProviderConfig {
     securityGroupIds?: string[];
     instanceProfile?: string;
     shell: 'ssm' | 'ssh';
+    /** Find the subnet and security group tagged snapdrill:quarantine=true in the account and region (fleets). */
+    findNetwork?: boolean;
     ssh?: HelperSsh;
     ssmOutput?: { bucket: string; prefix: string };
   };
@@ -160,6 +163,39 @@ export interface BootOptions {
   enaSupport?: boolean;
 }
 
+/** FleetAccount is one member account and the role snapdrill assumes in it. */
+export interface FleetAccount {
+  id: string;
+  roleArn: string;
+  externalId?: string;
+}
+
+/** AccountSource says which accounts a fleet run covers: a list, the Organization's accounts, or the caller's own account (regions only). */
+export type AccountSource =
+  | { kind: 'list'; accounts: FleetAccount[] }
+  | {
+      kind: 'organization';
+      roleName: string;
+      externalId?: string;
+      includeOus?: string[];
+      excludeOus: string[];
+      includeAccounts?: string[];
+      excludeAccounts: string[];
+    }
+  | { kind: 'self' };
+
+/** FleetConfig is a run over several accounts or regions, cut into work items (account × region × shard). */
+export interface FleetConfig {
+  accounts: AccountSource;
+  regions: string[];
+  snapshotsPerItem: number;
+  maxItems: number;
+  maxPerAccount: number;
+  maxPerRegion: number;
+  toleratedFailurePercent: number;
+  sessionDurationMs: number;
+}
+
 /** Config is a validated configuration with every default filled in. */
 export interface Config {
   provider: ProviderConfig;
@@ -172,6 +208,11 @@ export interface Config {
   notify: NotifyConfig;
   databases: DatabaseOptions;
   boot: BootOptions;
+  /** Set when the config names accounts, an organization or regions (provider aws): the run is cut into work items. */
+  fleet?: FleetConfig;
   /** Where the file was read from, for relative paths and messages; undefined when built from flags only. */
   source?: string;
 }
+
+/** FleetRunConfig is a config that names a fleet, with its AWS provider. */
+export type FleetRunConfig = Config & { fleet: FleetConfig; provider: AwsProviderConfig };

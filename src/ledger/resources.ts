@@ -13,11 +13,12 @@ export type ResourceRecord =
    * descendants can be in, so they are signalled with it.
    */
   | { kind: 'process'; pid: number; startTicks?: string; what: string; group?: boolean }
-  | { kind: 'aws-instance'; id: string; region: string }
-  | { kind: 'aws-volume'; id: string; region: string }
-  | { kind: 'aws-attachment'; volumeId: string; instanceId: string; region: string }
+  /** Cloud resources carry their region, and their account in a fleet run (gc -c FLEET reaches it through that account's role). */
+  | { kind: 'aws-instance'; id: string; region: string; account?: string }
+  | { kind: 'aws-volume'; id: string; region: string; account?: string }
+  | { kind: 'aws-attachment'; volumeId: string; instanceId: string; region: string; account?: string }
   /** An AMI registered from a snapshot for a boot test (deregistering it leaves the snapshot alone). */
-  | { kind: 'aws-image'; id: string; region: string };
+  | { kind: 'aws-image'; id: string; region: string; account?: string };
 
 /** CloudRecord is a resource in a cloud account; releasing it needs that cloud's client. */
 export type CloudRecord = Extract<ResourceRecord, { kind: `aws-${string}` }>;
@@ -61,14 +62,19 @@ export function describeResource(r: ResourceRecord): string {
     case 'process':
       return `process ${r.pid} (${r.what})`;
     case 'aws-instance':
-      return `EC2 instance ${r.id} (${r.region})`;
+      return `EC2 instance ${r.id} (${where(r)})`;
     case 'aws-volume':
-      return `EBS volume ${r.id} (${r.region})`;
+      return `EBS volume ${r.id} (${where(r)})`;
     case 'aws-attachment':
-      return `attachment of ${r.volumeId} to ${r.instanceId} (${r.region})`;
+      return `attachment of ${r.volumeId} to ${r.instanceId} (${where(r)})`;
     case 'aws-image':
-      return `AMI ${r.id} (${r.region})`;
+      return `AMI ${r.id} (${where(r)})`;
   }
+}
+
+/** where is a cloud record's place as messages show it: its region, after its account in a fleet run. */
+function where(r: CloudRecord): string {
+  return r.account ? `${r.account} ${r.region}` : r.region;
 }
 
 /** ProcessStat is what /proc/PID/stat says about a process that identifies it and its group. */

@@ -159,7 +159,7 @@ export function alertDetail(alert: Alert, report: RunReport): AlertDetail {
 
 /** harnessErrorCount counts the run's errors and the snapshots that ended in one. */
 export function harnessErrorCount(report: RunReport): number {
-  return report.errors.length + report.snapshots.filter((s) => s.error).length;
+  return report.errors.filter((e) => !e.tolerated).length + report.snapshots.filter((s) => s.error).length;
 }
 
 /** plural writes "1 snapshot" / "3 snapshots". */

@@ -4,7 +4,9 @@
  * | metric | dimensions | unit | value |
  * |---|---|---|---|
  * | Snapshots | Verdict | Count | snapshots per consistency verdict (0 included) |
+ * | Snapshots | Account, Region, Verdict | Count | the same per account and region (AWS snapshots; a fleet run's every place) |
  * | PolicyFailures, HarnessErrors, RpoViolations | | Count | as snapdrill_policy_failures, _harness_errors, _rpo_violations |
+ * | PolicyFailures | Account, Region | Count | policy failures per account and region |
  * | PhaseDuration | Phase | Seconds | every snapshot's phases of that kind (Values/Counts) |
  * | RestoreToVerified | | Seconds | each snapshot's restore-to-verified time (Values/Counts) |
  * | ExitCode | | None | the run's exit code |
@@ -57,6 +59,10 @@ export function cloudWatchData(report: RunReport, dimensions: Record<string, str
   return [
     ...VERDICTS.map((v) => datum('Snapshots', 'Count', m.snapshots[v], [{ Name: 'Verdict', Value: v }])),
     datum('PolicyFailures', 'Count', m.policyFailures),
+    ...m.places.flatMap((p) => {
+      const where: Dimension[] = [{ Name: 'Account', Value: p.account }, { Name: 'Region', Value: p.region }];
+      return [...VERDICTS.map((v) => datum('Snapshots', 'Count', p.snapshots[v], [...where, { Name: 'Verdict', Value: v }])), datum('PolicyFailures', 'Count', p.policyFailures, where)];
+    }),
     datum('HarnessErrors', 'Count', m.harnessErrors),
     datum('RpoViolations', 'Count', m.rpoViolations),
     datum('ExitCode', 'None', m.exitCode),

@@ -19,9 +19,33 @@ export interface RunMetrics {
   /** Each snapshot's restore-to-verified time in seconds. */
   restoreToVerifiedSeconds: number[];
   rpoViolations: number;
+  /** Per account and region (snapshots that name them: AWS), verdict counts and policy failures; empty otherwise. */
+  places: PlaceMetrics[];
   /** The run's finish, Unix seconds. */
   finishedAt: number;
   exitCode: number;
+}
+
+/** PlaceMetrics are one account and region's share of a run. */
+export interface PlaceMetrics {
+  account: string;
+  region: string;
+  snapshots: Record<Consistency, number>;
+  policyFailures: number;
+}
+
+/** placeMetrics counts verdicts and policy failures per account and region, sorted; snapshots naming neither are left out. */
+export function placeMetrics(report: RunReport): PlaceMetrics[] {
+  const by = new Map<string, PlaceMetrics>();
+  for (const s of report.snapshots) {
+    if (s.account === undefined && s.region === undefined) continue;
+    const key = `${s.account ?? ''}/${s.region ?? ''}`;
+    if (!by.has(key)) by.set(key, { account: s.account ?? '', region: s.region ?? '', snapshots: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Consistency, number>, policyFailures: 0 });
+    const p = by.get(key)!;
+    p.snapshots[s.consistency]++;
+    if (!s.policy.pass) p.policyFailures++;
+  }
+  return [...by.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
 }
 
 /** runMetrics reads a finished run's metrics from its report. */
@@ -39,6 +63,7 @@ export function runMetrics(report: RunReport): RunMetrics {
     phaseSeconds,
     restoreToVerifiedSeconds: report.snapshots.map((s) => s.restoreToVerifiedMs / 1000),
     rpoViolations: report.rpo?.length ?? 0,
+    places: placeMetrics(report),
     finishedAt: Date.parse(report.finishedAt) / 1000,
     exitCode: report.exitCode,
   };

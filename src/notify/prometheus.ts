@@ -25,6 +25,8 @@ export function renderPrometheus(report: RunReport, previous?: string): string {
   return [
     gauge('snapdrill_snapshots', 'Snapshots verified by the last run, by consistency verdict.', VERDICTS.map((v) => [{ verdict: v }, m.snapshots[v]])),
     gauge('snapdrill_policy_failures', 'Snapshots of the last run that failed the policy.', [[{}, m.policyFailures]]),
+    m.places.length ? gauge('snapdrill_place_snapshots', 'Snapshots verified by the last run per account and region, by consistency verdict.', m.places.flatMap((p) => VERDICTS.map((v): [Labels, number] => [{ account: p.account, region: p.region, verdict: v }, p.snapshots[v]]))) : [],
+    m.places.length ? gauge('snapdrill_place_policy_failures', 'Snapshots of the last run that failed the policy, per account and region.', m.places.map((p): [Labels, number] => [{ account: p.account, region: p.region }, p.policyFailures])) : [],
     gauge('snapdrill_harness_errors', 'Harness errors of the last run: run errors plus snapshots that ended in an error.', [[{}, m.harnessErrors]]),
     histogram('snapdrill_phase_seconds', 'Time the last run spent in each phase of each snapshot, by phase kind.', PHASE_BUCKETS, [...m.phaseSeconds].map(([k, v]) => [{ phase: k }, v])),
     histogram('snapdrill_restore_to_verified_seconds', 'Restore-to-verified time (the measured RTO) of each snapshot of the last run.', RTV_BUCKETS, [[{}, m.restoreToVerifiedSeconds]]),

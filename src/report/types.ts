@@ -45,6 +45,8 @@ export interface HarnessErrorInfo {
   remedy?: string;
   /** What it is about (a snapshot id, a set, a resource owner): problems are reported once per code and subject. */
   subject?: string;
+  /** A fleet item that failed within fleet.toleratedFailurePercent: named in the report, not failing the run. */
+  tolerated?: boolean;
 }
 
 /** SnapshotResult is everything the report says about one snapshot. */
@@ -103,7 +105,7 @@ export interface RunReport {
   /** What the run was asked to verify, in the config's words: for the auditor's summary. */
   scope?: string[];
   /** The part of a fleet run this report covers (run --shard K/N); absent for a whole run and for a merged one. */
-  shard?: { index: number; count: number };
+  shard?: { index: number; count: number; account?: string; region?: string };
   interrupted: boolean;
   exitCode: number;
   summary: {

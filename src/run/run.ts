@@ -27,8 +27,12 @@ export function newRunId(now = new Date()): string {
   return `${ts}-${randomBytes(3).toString('hex')}`;
 }
 
-/** RUN_ID_PATTERN is the shape of newRunId's ids: what --run-id accepts, so a shared id still sorts and names a ledger. */
-export const RUN_ID_PATTERN = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
+/**
+ * RUN_ID_PATTERN is what --run-id accepts: newRunId's ids, and a workflow's execution names (Step Functions: letters,
+ * digits, `-` and `_`), short and safe as a directory name, an S3 key part and a ledger name. History sorts runs by
+ * their start time, not their ids.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/;
 
 /** shardDirName is the subdirectory of OUT/RUNID/ a shard writes its report into: shard-K-of-N. */
 export function shardDirName(shard: Shard): string {
@@ -141,7 +145,7 @@ export async function executeRun(config: Config, opts: RunOptions): Promise<RunO
       ...(config.policy.rpoMs !== undefined ? { rpoMs: config.policy.rpoMs } : {}),
     },
     scope: describeScope(config.snapshots),
-    ...(opts.shard ? { shard: { index: opts.shard.k, count: opts.shard.n } } : {}),
+    ...(opts.shard ? { shard: { index: opts.shard.k, count: opts.shard.n, ...(opts.shard.account !== undefined ? { account: opts.shard.account, region: opts.shard.region! } : {}) } } : {}),
     interrupted,
     exitCode: run.exitCode,
     summary: { ...run.summary, checkTimeMs: results.reduce((n, r) => n + r.checks.reduce((m, c) => m + c.durationMs, 0), 0) },

@@ -1,10 +1,12 @@
 import { ConfigError } from '../errors.js';
 import type { SnapshotInfo } from '../provider.js';
 
-/** Shard is one part of a fleet run: the k-th of n (1-based). */
+/** Shard is one part of a fleet run: the k-th of n (1-based), of one account's region when the run covers several. */
 export interface Shard {
   k: number;
   n: number;
+  account?: string;
+  region?: string;
 }
 
 /** MAX_SHARDS bounds --shard: more shards than this is a typo, not a fleet. */
@@ -25,9 +27,9 @@ export function parseShard(text: string): Shard {
   return { k, n };
 }
 
-/** shardName is how a shard is named in directories and history records: "K-of-N". */
+/** shardName is how a shard is named in directories and history records: "K-of-N", or "ACCOUNT-REGION-K-of-N" in a fleet. */
 export function shardName(shard: Shard): string {
-  return `${shard.k}-of-${shard.n}`;
+  return `${shard.account !== undefined ? `${shard.account}-${shard.region}-` : ''}${shard.k}-of-${shard.n}`;
 }
 
 /** unitKey is what must stay together: a multi-volume set, else a lineage (the volume), else the snapshot alone. */

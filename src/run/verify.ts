@@ -418,6 +418,8 @@ class Verification {
       id: snap.id,
       source: snap.source,
       lineage: set?.key ?? snap.volumeId ?? snap.id,
+      ...(snap.account !== undefined ? { account: snap.account } : {}),
+      ...(snap.region !== undefined ? { region: snap.region } : {}),
       restoreToVerifiedMs: restoreToVerifiedMs(this.phases),
       tags: snap.tags,
       sizeBytes: snap.sizeBytes,

@@ -59,6 +59,6 @@ describe('fleet run: run --shard K/N on a real catalog, then merge', () => {
   it('refuses --shard without --run-id, and a malformed --shard or --run-id, before creating anything (exit 2)', () => {
     expect(cli(['run', ...common, '--shard', '1/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--shard: needs --run-id') });
     expect(cli(['run', ...common, '--shard', '3/2', '--run-id', RUN_ID])).toMatchObject({ code: 2, stderr: expect.stringContaining('--shard') });
-    expect(cli(['run', ...common, '--shard', '1/2', '--run-id', 'nightly'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--run-id') });
+    expect(cli(['run', ...common, '--shard', '1/2', '--run-id', '../nightly'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--run-id') });
   });
 });

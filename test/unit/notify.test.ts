@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BODY_ITEMS, alertDetail, alertsFor, type Alert } from '../../src/notify/alerts.js';
 import { notifyAfterRun } from '../../src/notify/index.js';
+import { cloudWatchData } from '../../src/notify/cloudwatch.js';
 import { escapeLabelValue, renderPrometheus, writePrometheusTextfile } from '../../src/notify/prometheus.js';
 import { subjectOf } from '../../src/notify/sns.js';
 import { sendWebhook, type WebhookBody } from '../../src/notify/webhook.js';
@@ -207,6 +208,25 @@ describe('renderPrometheus', () => {
     expect(valueOf(samples, 'snapdrill_last_run_exit_code')).toBe(1);
     expect(valueOf(samples, 'snapdrill_last_success_timestamp_seconds')).toBeUndefined();
     promtoolCheck(text);
+  });
+
+  it('GIVEN snapshots of several accounts and regions WHEN rendering THEN per-place verdict and policy-failure series, promtool-valid; CloudWatch gets them with Account and Region', () => {
+    const mixed = sampleReport('mixed-exit1');
+    const places = [['111111111111', 'us-east-1'], ['111111111111', 'eu-west-1'], ['222222222222', 'us-east-1'], ['222222222222', 'us-east-1']];
+    const report = { ...mixed, snapshots: mixed.snapshots.map((s, i) => ({ ...s, account: places[i % 4]![0]!, region: places[i % 4]![1]! })) };
+    const text = renderPrometheus(report);
+    const { samples } = parseExposition(text);
+    const by = (name: string) => samples.filter((s) => s.name === name && s.value > 0).map((s) => `${s.labels.account}/${s.labels.region}${s.labels.verdict ? `/${s.labels.verdict}` : ''}=${s.value}`);
+    const expected = report.snapshots.map((s) => `${s.account}/${s.region}/${s.consistency}`);
+    const counted = by('snapdrill_place_snapshots').flatMap((e) => Array.from({ length: Number(e.split('=')[1]) }, () => e.split('=')[0]));
+    expect(counted.sort()).toEqual(expected.sort());
+    expect(samples.filter((s) => s.name === 'snapdrill_place_policy_failures').reduce((n, s) => n + s.value, 0)).toBe(report.snapshots.filter((s) => !s.policy.pass).length);
+    promtoolCheck(text);
+    const cw = cloudWatchData(report, {}).filter((d) => d.Dimensions!.some((x) => x.Name === 'Account'));
+    expect(cw.filter((d) => d.MetricName === 'Snapshots').reduce((n, d) => n + d.Value!, 0)).toBe(report.snapshots.length);
+    expect(new Set(cw.map((d) => d.Dimensions!.map((x) => x.Name).join(',')))).toEqual(new Set(['Account,Region,Verdict', 'Account,Region']));
+    // A run without accounts (local images) has no per-place series.
+    expect(renderPrometheus(mixed)).not.toContain('snapdrill_place_');
   });
 
   it('GIVEN a mixed run WHEN rendering THEN the histograms are cumulative and count every phase of every snapshot', () => {

@@ -12,16 +12,18 @@ import { CheckRegistry } from '../../checks/registry.js';
 import { runLibraryCommand } from '../../checks/runner.js';
 import type { AttachedVolume, BootRequest, ConsoleCapture, Provider, ProviderPlan, RestoredVolume, SnapshotInfo, StageContext } from '../../provider.js';
 import { awsError, createEc2Client, sdkEc2Api, type Ec2Api } from './ec2.js';
-import { launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
+import { DEFAULT_AGENT_TIMEOUT_MS, launchHelpers, waitHelpersReady, type HelperSpec } from './helpers.js';
 import { listAwsSnapshots, listVolumeSnapshots, originOf } from './snapshots.js';
 import { awsPlan } from './plan.js';
 import { collectAwsGarbage, type AwsLeftover } from './gc.js';
 import { fetchInstanceConsole } from './diagnose.js';
 import { createSsmClient, sdkSsmApi, SsmShell, type SsmApi } from './ssm-shell.js';
-import { restoreVolumes, type WaitPolicy } from './volumes.js';
+import { restoreVolumes, volumeWatch, type WaitPolicy } from './volumes.js';
+import { backoff } from '../../util/poll.js';
 import { bootTestAws } from './boot.js';
 import type { BootOutcome } from '../../boot/types.js';
 import { TAG } from './tags.js';
+import type { Credentials } from './central/credentials.js';
 import { requireQuarantine } from './quarantine.js';
 import type { BootOptions } from '../../config/types.js';
 
@@ -37,12 +39,17 @@ export interface AwsDeps {
   ssm?: SsmApi;
   /** Image of the helpers; default: provider.helper.imageId, else the latest Amazon Linux 2023 (public SSM parameter). */
   imageId?: string;
-  waits?: Partial<Record<'volume' | 'attach' | 'helpers', WaitPolicy>>;
+  /** Waits; `agent`: how long a helper may run with status checks ok before its SSM agent must be online (timeoutMs). */
+  waits?: Partial<Record<'volume' | 'attach' | 'helpers' | 'agent', WaitPolicy>>;
   ssmPollMs?: number;
   /** Reads full SSM output from S3 (helper.ssmOutput); default: the S3 client of the provider's region. */
   s3?: ObjectReader;
   /** Connection retry of SSH helpers (helper.shell: ssh). */
   sshOptions?: Partial<SshOptions>;
+  /** Credentials of the account (a fleet item's assumed role); default: the standard chain or provider.profile. */
+  credentials?: Credentials;
+  /** The account the credentials reach (a fleet item): recorded with every resource in the ledger. */
+  account?: string;
   /** The run's boot options: preflight refuses boot tests in the default network too (see quarantine.ts). */
   boot?: Pick<BootOptions, 'enabled' | 'subnetId' | 'securityGroupIds'>;
 }
@@ -65,7 +72,7 @@ export class AwsProvider implements Provider {
   private helpers: Helper[] = [];
   /** The helper each multi-volume set's members are attached to. */
   private readonly setHelpers = new Map<string, string>();
-  private readonly waits: Record<'volume' | 'attach' | 'helpers', WaitPolicy>;
+  private readonly waits: Record<'volume' | 'attach' | 'helpers' | 'agent', WaitPolicy>;
 
   constructor(
     private readonly cfg: AwsProviderConfig,
@@ -73,18 +80,25 @@ export class AwsProvider implements Provider {
     private readonly selectors: SnapshotSelector[],
     private readonly deps: AwsDeps = {},
   ) {
-    this.ec2 = deps.ec2 ?? sdkEc2Api(createEc2Client(cfg));
-    this.ssm = deps.ssm ?? sdkSsmApi(createSsmClient(cfg));
+    this.ec2 = deps.ec2 ?? sdkEc2Api(createEc2Client(cfg, deps.credentials));
+    this.ssm = deps.ssm ?? sdkSsmApi(createSsmClient(cfg, deps.credentials));
     this.waits = {
+      // pollMs is each wait's longest interval: polls start at 250 ms and back off ×1.5 up to it (util/poll.ts).
       volume: { timeoutMs: 30 * 60_000, pollMs: 5000, reason: 'restored volume available' },
       attach: { timeoutMs: 5 * 60_000, pollMs: 3000, reason: 'volume attached' },
       helpers: { timeoutMs: 15 * 60_000, pollMs: 10_000, reason: 'helper running, status checks ok, SSM agent online' },
+      agent: { timeoutMs: DEFAULT_AGENT_TIMEOUT_MS, pollMs: 10_000, reason: 'SSM agent online after the status checks passed' },
       ...deps.waits,
     };
   }
 
   describe(): string {
-    return `aws ${this.cfg.region} (${this.cfg.availabilityZone})`;
+    return `aws ${this.deps.account ? `${this.deps.account} ` : ''}${this.cfg.region} (${this.cfg.availabilityZone})`;
+  }
+
+  /** place is where a resource of this provider lives, as the ledger records it: region, and account in a fleet. */
+  private get place(): { region: string; account?: string } {
+    return { region: this.cfg.region, ...(this.deps.account ? { account: this.deps.account } : {}) };
   }
 
   /** imageId is the helpers' AMI: configured, or the latest Amazon Linux 2023 from the public SSM parameter (resolved in preflight). */
@@ -124,7 +138,7 @@ export class AwsProvider implements Provider {
   }
 
   /** collectGarbage terminates and deletes the expired instances and volumes snapdrill tagged in the account (see gc.ts). */
-  collectGarbage(opts: { dryRun: boolean }): Promise<AwsLeftover[]> {
+  collectGarbage(opts: { dryRun: boolean; now?: Date }): Promise<AwsLeftover[]> {
     return collectAwsGarbage(this.ec2, opts);
   }
 
@@ -150,10 +164,12 @@ export class AwsProvider implements Provider {
     const ids = await launchHelpers(this.ec2, n, spec, {
       runId: this.runId,
       ttlMs: this.ttlMs(),
-      onLaunched: (id) => ledger.acquire('run', { kind: 'aws-instance', id, region: this.cfg.region }),
+      onLaunched: (id) => ledger.acquire('run', { kind: 'aws-instance', id, ...this.place }),
     });
     const ssh = this.cfg.helper.shell === 'ssh' ? this.cfg.helper.ssh : undefined;
-    const ready = await waitHelpersReady(this.ec2, ssh ? undefined : this.ssm, ids, this.waits.helpers, signal);
+    const ready = await waitHelpersReady(this.ec2, ssh ? undefined : this.ssm, ids, this.waits.helpers, signal, { agentTimeoutMs: this.waits.agent.timeoutMs });
+    // Interrupted while the helpers boot: no shells; the run's stages stop at once and its report says interrupted.
+    if (signal.aborted) return;
     const notReady = ready.filter((h) => !h.ready);
     if (notReady.length) {
       throw new InfraError('helper-not-ready', `helper ${notReady.map((h) => `${h.instanceId}: ${h.reason}`).join('; ')}`, {
@@ -163,7 +179,7 @@ export class AwsProvider implements Provider {
     }
     if (!ssh) {
       const so = this.cfg.helper.ssmOutput;
-      const output = so ? { ...so, reader: this.deps.s3 ?? createS3Reader(this.cfg) } : undefined;
+      const output = so ? { ...so, reader: this.deps.s3 ?? createS3Reader(this.cfg, this.cfg.endpoint, this.deps.credentials) } : undefined;
       this.helpers = ids.map((id) => ({ id, shell: new SsmShell(this.ssm, id, { pollMs: this.deps.ssmPollMs ?? 2000, ...(output ? { output } : {}) }), inUse: new Map() }));
       return;
     }
@@ -235,7 +251,7 @@ export class AwsProvider implements Provider {
       ttlMs: this.ttlMs(),
       wait: { ...this.waits.volume, timeoutMs: Math.min(this.waits.volume.timeoutMs, ctx.timeoutMs) },
       signal: ctx.signal,
-      onCreated: (_s, id) => ctx.ledger.acquire(ctx.owner, { kind: 'aws-volume', id, region: this.cfg.region }),
+      onCreated: (_s, id) => ctx.ledger.acquire(ctx.owner, { kind: 'aws-volume', id, ...this.place }),
     });
     if (!out!.ok) throw out!.error;
     return { snapshot, handle: out!.volumeId, scratch: `/var/tmp/snapdrill/${this.runId}/${snapshot.id}` };
@@ -250,18 +266,20 @@ export class AwsProvider implements Provider {
     if (!name) throw new InfraError('helper-full', `helper ${helper.id} has no free device name`);
     helper.inUse.set(volume.handle, name);
     if (setKey) this.setHelpers.set(setKey, helper.id);
-    ctx.ledger.acquire(ctx.owner, { kind: 'aws-attachment', volumeId: volume.handle, instanceId: helper.id, region: this.cfg.region });
+    ctx.ledger.acquire(ctx.owner, { kind: 'aws-attachment', volumeId: volume.handle, instanceId: helper.id, ...this.place });
     try {
       await this.ec2.attachVolume(volume.handle, helper.id, name);
     } catch (e) {
       throw awsError(e, 'AttachVolume');
     }
     const deadline = Date.now() + this.waits.attach.timeoutMs;
-    for (;;) {
-      const [v] = await this.ec2.describeVolumes({ volumeIds: [volume.handle] });
+    // Adaptive and batched: every attach and detach wait of the run shares one DescribeVolumes per tick (volumeWatch).
+    const pace = backoff({ capMs: this.waits.attach.pollMs });
+    for (let after = pace(); ; after = pace()) {
+      const v = await volumeWatch(this.ec2).get(volume.handle, after, ctx.signal);
       if (v?.Attachments?.some((a) => a.InstanceId === helper.id && a.State === 'attached')) break;
+      if (ctx.signal.aborted) throw new InfraError('interrupted', `interrupted while volume ${volume.handle} was attaching to ${helper.id}`);
       if (Date.now() > deadline) throw new InfraError('attach-timeout', `volume ${volume.handle} not attached to ${helper.id} after ${Math.round(this.waits.attach.timeoutMs / 1000)}s`, { transient: true });
-      await new Promise((r) => setTimeout(r, this.waits.attach.pollMs));
     }
     // Find the device by the volume id in its NVMe serial, never by the requested name.
     const r = await runLibraryCommand(CheckRegistry.load(), helper.shell, `find_volume_device ${shellQuote(volume.handle)} ${shellQuote(name)}`, {}, { timeoutMs: 120_000, signal: ctx.signal });
@@ -308,7 +326,7 @@ export class AwsProvider implements Provider {
         timeoutMs: Math.min(o.timeoutMs, ctx.timeoutMs),
         pollMs: this.deps.waits?.helpers?.pollMs ?? 10_000,
       },
-      { onCreated: (r) => ctx.ledger.acquire(ctx.owner, { kind: r.kind, id: r.id, region: this.cfg.region }) },
+      { onCreated: (r) => ctx.ledger.acquire(ctx.owner, { kind: r.kind, id: r.id, ...this.place }) },
       ctx.signal,
     );
   }
@@ -379,15 +397,15 @@ export class AwsProvider implements Provider {
     let forced = Date.now() >= forceAt;
     await this.ec2.detachVolume(volumeId, instanceId, forced).catch(ignoreGone);
     const deadline = Date.now() + this.waits.attach.timeoutMs;
+    const pace = backoff({ capMs: this.waits.attach.pollMs });
     for (;;) {
-      const [v] = await this.ec2.describeVolumes({ volumeIds: [volumeId] });
+      const v = await volumeWatch(this.ec2).get(volumeId, pace());
       if (!v || v.State === 'available' || !v.Attachments?.some((a) => a.InstanceId === instanceId && a.State !== 'detached')) return;
       if (Date.now() > deadline) throw new InfraError('detach-timeout', `volume ${volumeId} still attached to ${instanceId} after ${Math.round(this.waits.attach.timeoutMs / 1000)}s${forced ? ' (detach forced)' : ''}`, { transient: true });
       if (!forced && Date.now() >= forceAt) {
         forced = true;
         await this.ec2.detachVolume(volumeId, instanceId, true).catch(ignoreGone);
       }
-      await sleep(this.waits.attach.pollMs);
     }
   }
 

@@ -25,6 +25,7 @@ import {
   type Volume,
   type VolumeType,
 } from '@aws-sdk/client-ec2';
+import type { Credentials } from './central/credentials.js';
 import type { AwsProviderConfig } from '../../config/types.js';
 import { InfraError, SnapshotNotFoundError } from '../../errors.js';
 
@@ -94,9 +95,10 @@ export interface RunHelperInput {
 }
 
 /** createEc2Client builds the SDK client: adaptive retry, because nightly runs of hundreds of snapshots meet RequestLimitExceeded. */
-export function createEc2Client(cfg: AwsProviderConfig): EC2Client {
+export function createEc2Client(cfg: AwsProviderConfig, credentials?: Credentials): EC2Client {
   return new EC2Client({
     ...(cfg.profile ? { profile: cfg.profile } : {}),
+    ...(credentials ? { credentials } : {}),
     region: cfg.region,
     retryMode: 'adaptive',
     maxAttempts: 10,

@@ -1,5 +1,6 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AwsProviderConfig } from '../../config/types.js';
+import type { Credentials } from './central/credentials.js';
 
 /** ObjectReader reads one S3 object as text; undefined when it does not exist. */
 export interface ObjectReader {
@@ -7,8 +8,9 @@ export interface ObjectReader {
 }
 
 /** createS3Reader reads SSM command output the helpers wrote to the configured bucket. */
-export function createS3Reader(cfg: AwsProviderConfig, endpoint = cfg.endpoint): ObjectReader {
+export function createS3Reader(cfg: AwsProviderConfig, endpoint = cfg.endpoint, credentials?: Credentials): ObjectReader {
   const client = new S3Client({
+    ...(credentials ? { credentials } : {}),
     region: cfg.region,
     retryMode: 'adaptive',
     maxAttempts: 10,

@@ -1,6 +1,9 @@
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Credentials } from './central/credentials.js';
 import type { AwsProviderConfig } from '../../config/types.js';
 import type { Shell, ShellResult, ShellRunOptions } from '../../shells/shell.js';
+import { backoff } from '../../util/poll.js';
+import { sleep } from '../../util/sleep.js';
 import { awsError } from './ec2.js';
 import { ssmOutputKey, type ObjectReader } from './s3.js';
 
@@ -37,8 +40,8 @@ export interface SsmApi {
 }
 
 /** createSsmClient builds the SSM client with adaptive retry (SendCommand and polling share a low rate limit). */
-export function createSsmClient(cfg: AwsProviderConfig): SSMClient {
-  return new SSMClient({ region: cfg.region, retryMode: 'adaptive', maxAttempts: 10, ...(cfg.profile ? { profile: cfg.profile } : {}), ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}) });
+export function createSsmClient(cfg: AwsProviderConfig, credentials?: Credentials): SSMClient {
+  return new SSMClient({ region: cfg.region, retryMode: 'adaptive', maxAttempts: 10, ...(cfg.profile ? { profile: cfg.profile } : {}), ...(credentials ? { credentials } : {}), ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}) });
 }
 
 /** sdkSsmApi implements SsmApi with the real SDK client. */
@@ -95,8 +98,29 @@ export function wrapScript(script: string): string {
 const FINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling']);
 
 /**
+ * SSM_FIRST_POLL_MS is the first GetCommandInvocation delay before any command has been seen to finish: SSM takes
+ * about a second to deliver a command and know its invocation (until then: InvocationDoesNotExist).
+ */
+export const SSM_FIRST_POLL_MS = 1000;
+
+/**
+ * deliveryFloors remembers, per SSM API object (one per provider: its helpers share it), the shortest time from a
+ * SendCommand answer to the poll that saw a command finished. SSM never delivers and reports a command sooner
+ * than its own bookkeeping allows (about 1.5 s), so polling before that floor is a wasted call.
+ */
+const deliveryFloors = new WeakMap<SsmApi, number>();
+
+/** ssmDeliveryFloorMs is the learnt floor of an SSM API object (undefined before a command finished). */
+export function ssmDeliveryFloorMs(api: SsmApi): number | undefined {
+  return deliveryFloors.get(api);
+}
+
+/**
  * SsmShell runs check scripts on a helper instance through SSM Run Command (AWS-RunShellScript),
  * polling GetCommandInvocation; it detects SSM's 24,000-character output limit instead of trusting a cut answer.
+ * Polling is adaptive: the first poll waits the learnt delivery floor (ssmDeliveryFloorMs; 1 s before one is
+ * known), then polls back off from 500 ms ×1.5 up to pollMs. One command costs one SendCommand and, once the floor is
+ * learnt, usually one GetCommandInvocation for a command that finishes within it.
  */
 export class SsmShell implements Shell {
   readonly kind = 'ssm' as const;
@@ -144,6 +168,10 @@ export class SsmShell implements Shell {
     // SSM's own timeout ends the command; ours only bounds the polling, with slack for SSM's bookkeeping.
     const deadline = t0 + o.timeoutMs + 60_000;
     const grace = this.opts.registrationGraceMs ?? 30_000;
+    const sent = performance.now();
+    const cap = Math.max(1, this.opts.pollMs);
+    const pace = backoff({ firstMs: 500, capMs: cap });
+    await sleep(Math.min(cap, deliveryFloors.get(this.api) ?? SSM_FIRST_POLL_MS), o.signal);
     for (;;) {
       if (o.signal?.aborted) return { exitCode: null, stdout: '', stderr: 'interrupted', durationMs: performance.now() - t0, timedOut: false, truncated: false };
       let inv: Invocation | undefined;
@@ -154,6 +182,8 @@ export class SsmShell implements Shell {
       }
       const elapsed = performance.now() - t0;
       if (inv && FINAL.has(inv.status)) {
+        const took = performance.now() - sent;
+        deliveryFloors.set(this.api, Math.min(deliveryFloors.get(this.api) ?? Infinity, took));
         const timedOut = inv.status === 'TimedOut';
         const full = await this.fullOutput(commandId, inv);
         return {
@@ -167,7 +197,7 @@ export class SsmShell implements Shell {
       }
       if (!inv && elapsed > grace) throw awsError(Object.assign(new Error(`command ${commandId} never reached instance ${this.instanceId} (InvocationDoesNotExist for ${Math.round(grace / 1000)}s)`), { name: 'SsmCommandLost' }), 'GetCommandInvocation');
       if (performance.now() > deadline) return { exitCode: null, stdout: inv?.stdout ?? '', stderr: inv?.stderr ?? '', durationMs: elapsed, timedOut: true, truncated: false };
-      await new Promise((r) => setTimeout(r, this.opts.pollMs));
+      await sleep(pace(), o.signal);
     }
   }
 }
