@@ -4,6 +4,7 @@ import { ExitCode } from '../errors.js';
 import { VERSION } from '../version.js';
 import { checksCommand } from './checks.js';
 import { EXIT_CODES, fail } from './common.js';
+import { deployCommand } from './deploy.js';
 import { diagnoseCommand } from './diagnose.js';
 import { evidenceCommand } from './evidence.js';
 import { gcCommand } from './gc.js';
@@ -26,9 +27,10 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<void
       .command(validateCommand)
       .command(diagnoseCommand)
       .command(gcCommand)
+      .command(deployCommand)
       .command(historyCommand)
       .command(evidenceCommand)
-      .demandCommand(1, 'name a command: run, merge, plan, checks, validate, diagnose, gc, history or evidence')
+      .demandCommand(1, 'name a command: run, merge, plan, checks, validate, diagnose, gc, deploy, history or evidence')
       .strict()
       .recommendCommands()
       .wrap(Math.min(100, process.stdout.columns || 100))

@@ -1,0 +1,126 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { stringify } from 'yaml';
+import { ExitCode } from '../errors.js';
+import { fleetStack, workflowDefinition, type StackOptions } from '../fleet/workflow.js';
+import { EXIT_CODES, type ArgsOf } from './common.js';
+
+function builder(y: Argv) {
+  return y
+    .option('print', { type: 'boolean', default: false, describe: 'Print the CloudFormation template of the fleet run (snapdrill never deploys it itself)' })
+    .option('format', { type: 'string', choices: ['yaml', 'json'] as const, default: 'yaml', describe: 'Format of the template' })
+    .option('asl', { type: 'boolean', default: false, describe: 'Print the state machine definition (Amazon States Language JSON) instead of the template' })
+    .option('image', { type: 'string', describe: 'Default of ImageUri: the snapdrill image (ECR URI with tag or digest)' })
+    .option('bucket', { type: 'string', describe: 'Default of BucketName: the bucket of the config, the runs and the history' })
+    .option('config-key', { type: 'string', describe: 'Default of ConfigKey: the key of the fleet config in the bucket (config.yaml)' })
+    .option('schedule', { type: 'string', describe: 'Default of ScheduleExpression (cron(0 2 * * ? *)), e.g. "rate(1 day)"' })
+    .option('timezone', { type: 'string', describe: 'Default of ScheduleTimezone (UTC)' })
+    .option('subnets', { type: 'string', array: true, describe: 'Default of Subnets: subnets of the Fargate tasks (repeatable or comma-separated)' })
+    .option('security-groups', { type: 'string', array: true, describe: 'Default of SecurityGroups (repeatable or comma-separated)' })
+    .option('public-ip', { type: 'boolean', describe: 'Default of AssignPublicIp: ENABLED (public subnets without a NAT gateway)' })
+    .option('member-role', { type: 'string', describe: 'Default of MemberRoleName: the role assumed in every member account (snapdrill)' })
+    .option('max-concurrency', { type: 'number', describe: 'Default of MaxConcurrency: items at once (20)' })
+    .option('tolerate', { type: 'number', describe: 'Default of ToleratedFailurePercent: percentage of items that may fail (0)' })
+    .option('alert-topic', { type: 'string', describe: 'Default of AlertTopicArn: SNS topic told of failed runs' })
+    .epilogue(
+      `${EXIT_CODES}\n\n` +
+        'Deploy what it prints with CloudFormation, e.g.\n' +
+        '  snapdrill deploy --print > fleet.yaml\n' +
+        '  aws cloudformation deploy --template-file fleet.yaml --stack-name snapdrill-fleet --capabilities CAPABILITY_IAM \\\n' +
+        '    --parameter-overrides ImageUri=... BucketName=... Subnets=subnet-a,subnet-b SecurityGroups=sg-...\n' +
+        'Options set the Parameters\' defaults; without them the template is iam/fleet-stack.yaml.',
+    );
+}
+
+/** DeployArgs are the options of `snapdrill deploy`. */
+export type DeployArgs = ArgsOf<typeof builder>;
+
+const split = (v: string[] | undefined) => v?.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+
+/** stackOptionsOf turns the options given into the stack's parameter defaults; options not given leave no default (or the built-in one). */
+export function stackOptionsOf(a: Partial<ArgumentsCamelCase<DeployArgs>>): StackOptions {
+  const o: StackOptions = {};
+  if (a.image !== undefined) o.imageUri = a.image;
+  if (a.bucket !== undefined) o.bucket = a.bucket;
+  if (a.configKey !== undefined) o.configKey = a.configKey;
+  if (a.schedule !== undefined) o.schedule = a.schedule;
+  if (a.timezone !== undefined) o.scheduleTimezone = a.timezone;
+  const subnets = split(a.subnets);
+  if (subnets) o.subnets = subnets;
+  const groups = split(a.securityGroups);
+  if (groups) o.securityGroups = groups;
+  if (a.publicIp !== undefined) o.assignPublicIp = a.publicIp;
+  if (a.memberRole !== undefined) o.memberRoleName = a.memberRole;
+  if (a.maxConcurrency !== undefined) o.maxConcurrency = a.maxConcurrency;
+  if (a.tolerate !== undefined) o.toleratedFailurePercent = a.tolerate;
+  if (a.alertTopic !== undefined) o.alertTopicArn = a.alertTopic;
+  return o;
+}
+
+/** aslOf is the state machine definition with the options' values written in, ${Parameter} where an option was not given. */
+export function aslOf(o: StackOptions): Record<string, unknown> {
+  return workflowDefinition({
+    bucket: o.bucket ?? '${BucketName}',
+    configKey: o.configKey ?? 'config.yaml',
+    cluster: '${ClusterArn}',
+    taskDefinition: '${TaskDefinitionArn}',
+    subnets: o.subnets ?? ['${Subnets}'],
+    securityGroups: o.securityGroups ?? ['${SecurityGroups}'],
+    assignPublicIp: o.assignPublicIp ? 'ENABLED' : 'DISABLED',
+    maxConcurrency: o.maxConcurrency ?? 20,
+    toleratedFailurePercent: o.toleratedFailurePercent ?? 0,
+    alertTopicArn: o.alertTopicArn ?? '',
+  });
+}
+
+/** GENERATED_HEADER heads the YAML template, saying where it comes from (iam/fleet-stack.yaml is this output with no options). */
+export const GENERATED_HEADER =
+  '# Generated by `snapdrill deploy --print` (src/fleet/workflow.ts): do not edit by hand.\n' +
+  '# Regenerate: node --import tsx src/bin.ts deploy --print > iam/fleet-stack.yaml (test/unit/workflow.test.ts checks it).\n' +
+  '# Deploy: aws cloudformation deploy --template-file iam/fleet-stack.yaml --stack-name snapdrill-fleet \\\n' +
+  '#   --capabilities CAPABILITY_IAM --parameter-overrides ImageUri=... BucketName=... Subnets=... SecurityGroups=...\n';
+
+/** renderTemplate is the template as printed: YAML (long-form intrinsics, with the header) or JSON. */
+export function renderTemplate(o: StackOptions, format: 'yaml' | 'json'): string {
+  const template = fleetStack(o);
+  if (format === 'json') return `${JSON.stringify(template, null, 2)}\n`;
+  // YAML 1.1 quoting: CloudFormation reads OFF, yes and 2010-09-09 the 1.1 way (a boolean, a date) unless quoted.
+  return GENERATED_HEADER + stringify(template, { version: '1.1', lineWidth: 0, blockQuote: 'literal', aliasDuplicateObjects: false });
+}
+
+/** usageProblem is what is wrong with the options given, if anything. */
+function usageProblem(a: ArgumentsCamelCase<DeployArgs>): string | undefined {
+  if (a.maxConcurrency !== undefined && !(Number.isInteger(a.maxConcurrency) && a.maxConcurrency >= 1)) return '--max-concurrency: a whole number of at least 1';
+  if (a.tolerate !== undefined && !(a.tolerate >= 0 && a.tolerate <= 100)) return '--tolerate: a percentage from 0 to 100';
+  if (a.configKey !== undefined && !/^[A-Za-z0-9][A-Za-z0-9/._-]*$/.test(a.configKey)) return '--config-key: letters, digits and / . _ - only';
+  if (a.bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(a.bucket)) return '--bucket: not an S3 bucket name';
+  return undefined;
+}
+
+/** printStack prints the template (or the ASL); without --print it only says how to deploy, since snapdrill deploys nothing itself. */
+async function printStack(argv: ArgumentsCamelCase<DeployArgs>): Promise<void> {
+  if (!argv.print) {
+    process.stderr.write(
+      'snapdrill: deploy only prints the fleet stack; snapdrill never deploys it itself. Run:\n' +
+        '  snapdrill deploy --print > fleet.yaml\n' +
+        '  aws cloudformation deploy --template-file fleet.yaml --stack-name snapdrill-fleet --capabilities CAPABILITY_IAM --parameter-overrides ImageUri=... BucketName=... Subnets=... SecurityGroups=...\n',
+    );
+    process.exitCode = ExitCode.Usage;
+    return;
+  }
+  const problem = usageProblem(argv);
+  if (problem) {
+    process.stderr.write(`snapdrill: ${problem}\n`);
+    process.exitCode = ExitCode.Usage;
+    return;
+  }
+  const o = stackOptionsOf(argv);
+  process.stdout.write(argv.asl ? `${JSON.stringify(aslOf(o), null, 2)}\n` : renderTemplate(o, argv.format as 'yaml' | 'json'));
+}
+
+/** deployCommand is `snapdrill deploy --print`: the CloudFormation template of the scheduled fleet run (issue #12). */
+export const deployCommand: CommandModule<{}, DeployArgs> = {
+  command: 'deploy',
+  describe: 'Print the CloudFormation stack of the scheduled fleet run (EventBridge Scheduler, Step Functions, ECS Fargate); deploys nothing',
+  builder,
+  handler: printStack,
+};
