@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRunObjects, isS3Url, joinS3, type RunObjects } from '../providers/factory.js';
+import { contentTypeOf, createRunObjects, isS3Url, joinS3, type RunObjects } from '../providers/factory.js';
 
 /**
  * Remote is where a command in a workflow container reads its config and writes its reports: s3:// locations are
@@ -69,7 +69,7 @@ export class Remote {
     const out: string[] = [];
     for (const f of files) {
       const url = joinS3(prefix, path.basename(f));
-      await this.s3.putText(url, readFileSync(f), f.endsWith('.html') ? 'text/html; charset=utf-8' : f.endsWith('.xml') ? 'application/xml' : 'application/json');
+      await this.s3.putText(url, readFileSync(f), contentTypeOf(f));
       out.push(url);
     }
     return out;

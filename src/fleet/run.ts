@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { mergeRun, type MergeOutcome } from '../run/merge.js';
-import { executeRun, shardDirName, type RunOptions, type RunOutcome } from '../run/run.js';
+import { executeRun, type RunOptions, type RunOutcome } from '../run/run.js';
 import type { FleetAccess } from '../provider.js';
 import { ITEMS_FILE, itemConcurrency, parseItem, shardOfItem, type FleetItem, type ItemRef } from './items.js';
 import { makeFleetPlan } from './plan.js';
@@ -51,9 +51,4 @@ export async function runFleet(fleet: FleetAccess, opts: Omit<ItemRunOptions, 'c
   }
   const merged = await mergeRun(runDir, { expect: plan.items.map((i) => shardOfItem(parseItem(i.item))), toleratedPercent: fleet.config.fleet.toleratedFailurePercent, config: fleet.config, log });
   return { items, merged };
-}
-
-/** itemDir is where an item's reports go under OUT/RUNID/. */
-export function itemDir(ref: ItemRef): string {
-  return shardDirName(shardOfItem(ref));
 }

@@ -32,5 +32,5 @@ export function createRunObjects(): RunObjects {
   return s3RunObjects();
 }
 
-export { isS3Url, joinS3 } from './aws/central/objects.js';
+export { contentTypeOf, isS3Url, joinS3 } from './aws/central/objects.js';
 export type { RunObjects } from './aws/central/objects.js';

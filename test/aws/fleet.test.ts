@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/report/types.js';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { cliAsync, fixture, tempDir } from '../helpers.js';
 import { fakeCredentials } from './moto.js';
 import { startFleetWorld, type FleetWorld } from './fleet-world.js';
@@ -127,6 +127,9 @@ describe('fleet: three accounts × two regions (moto, STS AssumeRole, helpers pl
     expect(m.errors.filter((e: { code: string; tolerated?: boolean }) => e.code === 'shard-missing' && e.tolerated)).toHaveLength(6);
     const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: world.bucket, Prefix: `runs/${id}/` }))).Contents ?? []).map((o) => o.Key!.slice(`runs/${id}/`.length)).sort();
     expect(keys).toEqual(expect.arrayContaining(['index.html', 'items.json', 'junit.xml', 'report.json', `shard-${ACCOUNTS[1]}-us-east-1-1-of-1/report.json`]));
+    // Stored so a browser opens the reports straight from the bucket.
+    expect((await s3.send(new HeadObjectCommand({ Bucket: world.bucket, Key: `runs/${id}/index.html` }))).ContentType).toBe('text/html; charset=utf-8');
+    expect((await s3.send(new HeadObjectCommand({ Bucket: world.bucket, Key: `runs/${id}/shard-${ACCOUNTS[1]}-us-east-1-1-of-1/index.html` }))).ContentType).toBe('text/html; charset=utf-8');
     // The item's history record went beside the runs, where the merge read it.
     expect(((await s3.send(new ListObjectsV2Command({ Bucket: world.bucket, Prefix: 'runs/history/' }))).Contents ?? []).length).toBeGreaterThan(0);
   }, 170_000);

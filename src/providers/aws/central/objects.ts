@@ -40,6 +40,11 @@ export interface RunObjects {
 
 const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.json': 'application/json', '.xml': 'application/xml', '.sig': 'application/octet-stream' };
 
+/** contentTypeOf is the Content-Type a report file is stored with (a browser opens index.html straight from S3). */
+export function contentTypeOf(file: string): string | undefined {
+  return CONTENT_TYPES[path.extname(file)];
+}
+
 /** failed turns an S3 failure into a harness error naming the location. */
 function failed(e: unknown, verb: string, url: string): InfraError {
   const err = e as { name?: string; message?: string };
@@ -105,7 +110,7 @@ export function s3RunObjects(opts: HistoryS3Options = {}): RunObjects {
       const keys: string[] = [];
       for (const rel of filesUnder(dir)) {
         const url = joinS3(prefixUrl, rel.split(path.sep).join('/'));
-        await self.putText(url, readFileSync(path.join(dir, rel)), CONTENT_TYPES[path.extname(rel)]);
+        await self.putText(url, readFileSync(path.join(dir, rel)), contentTypeOf(rel));
         keys.push(url);
       }
       return keys;
